@@ -1,0 +1,280 @@
+"""The library entry point: ``Crosscheck.open(...)`` loads (building when needed) and answers questions."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import answer as answer_mod
+from . import store
+from .chat import phrase_counts, standalone
+from .errors import QuestionError, SourceError, StaleIndexError
+from .indexer import IndexReport, Progress, is_current, update_index
+from .retrieve import KeywordIndex, ScoredSentence, rrf, sentence_scores
+from .settings import Settings, load_settings
+from .text import content_words
+from .types import Answer, Flag, Passage, Sentence, Source
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A source as listed by ``crosscheck sources``: metadata, sizes and its flag counts."""
+
+    source: Source
+    passages: int
+    sentences: int
+    efficacy_claims: int
+    unsupported: int
+    disagreements: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {**self.source.to_dict(), "passages": self.passages, "sentences": self.sentences,
+                "efficacy_claims": self.efficacy_claims, "unsupported_claims": self.unsupported,
+                "disagreements": self.disagreements}
+
+
+class Corpus:
+    """Everything a question needs, loaded once from the index: texts, offsets, keyword indexes, flags."""
+
+    def __init__(self, folder: Path, manifest: store.Manifest):
+        self.manifest = manifest
+        self.sources: dict[str, Source] = {}
+        self.raw: dict[str, str] = {}
+        self.sentences: list[Sentence] = []
+        self.passages: list[Passage] = []
+        self.claims: dict[str, dict] = {}
+        for sid, meta in sorted(manifest.sources.items()):
+            rec = store.read_records(folder, meta["records"])
+            src = Source(**rec["source"])
+            self.sources[sid] = src
+            self.raw[sid] = _read_source_text(src, meta["sha256"])
+            self.passages += [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in rec["passages"]]
+            sents = [Sentence(**s) for s in rec["sentences"]]
+            self.sentences += sents
+            for s, c in zip(sents, rec.get("claims") or []):
+                self.claims[s.id] = c
+        self.sentence_pos = {s.id: i for i, s in enumerate(self.sentences)}
+        self.passage_pos = {p.id: i for i, p in enumerate(self.passages)}
+        self.versions = {sid: meta["version"] for sid, meta in manifest.sources.items()}
+        self.passage_keywords = KeywordIndex([f"{p.heading or ''} {p.text}" for p in self.passages])
+        self.sentence_keywords = KeywordIndex([s.text for s in self.sentences])
+        self.vocab = self.passage_keywords.vocab | self.sentence_keywords.vocab
+        self.phrases: Counter = phrase_counts([s.text for s in self.sentences])
+        self.flags: list[Flag] = _flags(self, manifest)
+
+
+def _read_source_text(src: Source, sha256: str) -> str:
+    """The raw text of an indexed source, refusing one that changed since indexing (offsets would lie)."""
+    import hashlib
+
+    try:
+        data = Path(src.path).read_bytes()
+    except OSError as exc:
+        raise StaleIndexError(f"indexed source {src.path} cannot be read ({exc.strerror}): run `crosscheck index`") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StaleIndexError(f"{src.path} changed after it was indexed: run `crosscheck index` to update the index")
+    with open(src.path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _flags(corpus: Corpus, manifest: store.Manifest) -> list[Flag]:
+    """Stored flags: unsupported claims from each sentence's analysis, disagreements from the manifest."""
+    flags = []
+    for s in corpus.sentences:
+        c = corpus.claims.get(s.id)
+        if c and c.get("unsupported"):
+            flags.append(Flag("unsupported_claim", s.source_id, corpus.raw[s.source_id][s.start:s.end], s.start, s.end,
+                              c.get("explanation") or "", c.get("strength")))
+    flags += [Flag.from_dict(d) for d in manifest.get("disagreements") or []]
+    return flags
+
+
+class Crosscheck:
+    """Cited answers from a folder of articles, with warnings about disagreements and unsupported claims."""
+
+    def __init__(self, settings: Settings, corpus: Corpus):
+        self.settings = settings
+        self.corpus = corpus
+        self._store: store.VectorStore | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, sources: str | Path | None = None, index: str | Path | None = None, *, settings: Settings | None = None,
+             progress: Progress = lambda _m: None, update: bool = True) -> "Crosscheck":
+        """Open the index for ``sources`` in ``index``, building or updating it first when it is stale.
+
+        Raises:
+            SourceError: the sources folder is missing.
+            IndexError_: the index folder cannot be written.
+        """
+        settings = settings or load_settings(sources=sources, index=index)
+        if update and not is_current(settings):
+            report = update_index(settings, progress)
+            _report_skips(report, progress)
+        manifest = _manifest_or_rebuild(settings, progress)
+        return cls(settings, Corpus(settings.index, manifest))
+
+    @property
+    def store(self) -> store.VectorStore:
+        if self._store is None:
+            self._store = store.VectorStore(self.settings.index, self.corpus.manifest["collection"], self.settings.chroma_url)
+        return self._store
+
+    def flags(self) -> list[Flag]:
+        """Every flag in the corpus: unsupported claims and disagreements."""
+        return list(self.corpus.flags)
+
+    def sources(self) -> list[SourceInfo]:
+        """The indexed sources with their sizes and flag counts."""
+        out = []
+        for sid, src in self.corpus.sources.items():
+            sents = [s for s in self.corpus.sentences if s.source_id == sid]
+            claims = [self.corpus.claims.get(s.id) or {} for s in sents]
+            dis: dict[str, int] = {}
+            for f in self.corpus.flags:
+                if f.kind == "disagreement" and f.other and sid in (f.source_id, f.other.source_id):
+                    other = f.other.source_id if f.source_id == sid else f.source_id
+                    dis[other] = dis.get(other, 0) + 1
+            out.append(SourceInfo(src, sum(p.source_id == sid for p in self.corpus.passages), len(sents),
+                                  sum(bool(c.get("efficacy_claim")) for c in claims),
+                                  sum(f.kind == "unsupported_claim" and f.source_id == sid for f in self.corpus.flags), dis))
+        return out
+
+    def ask(self, question: str, history: list | tuple = ()) -> Answer:
+        """Answer ``question`` from the sources; ``history`` holds earlier questions of the conversation.
+
+        Raises:
+            QuestionError: the question is empty or longer than ``settings.max_question_chars``.
+        """
+        q = _check_question(question, self.settings.max_question_chars)
+        previous = [_question_text(h) for h in history]
+        previous = [p for p in previous if p]
+        standalone_q = self._standalone(q, previous)
+        return self._answer(q, standalone_q)
+
+    def _standalone(self, q: str, previous: list[str]) -> str:
+        resolved: list[str] = []
+        for p in previous[-4:]:
+            resolved.append(standalone(p, resolved, self.corpus.phrases))
+        return standalone(q, resolved, self.corpus.phrases)
+
+    def _answer(self, question: str, query: str) -> Answer:
+        from .embed import get_embedder
+
+        c = self.corpus
+        if not c.sentences:
+            return answer_mod.abstained(question, answer_mod.Abstention("There are no indexed sources to answer from."), query)
+        qv = get_embedder().embed_one(query)
+        ranked_passages = self.rank_passages(query, qv)
+        cands, vectors = self._score_sentences(query, qv, ranked_passages)
+        best = max((x.cosine for x in cands), default=0.0)
+        uncovered = list(dict.fromkeys(w for w, st in content_words(query) if st not in c.vocab))
+        reason = answer_mod.abstention(uncovered, best, self.settings.abstain_min_cosine, self.settings.abstain_uncovered_cosine)
+        if reason:
+            return answer_mod.abstained(question, reason, query)
+        chosen = answer_mod.select(cands, vectors, c.sentences, self.settings.answer_sentences, self.settings.abstain_min_cosine)
+        chosen = answer_mod.order(chosen, c.sentences)
+        return answer_mod.compose(question, chosen, c.sentences, c.sources, c.raw, c.flags, query)
+
+    def rank_passages(self, query: str, qv: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
+        from .embed import get_embedder
+
+        c = self.corpus
+        if qv is None:
+            qv = get_embedder().embed_one(query)
+        k = self.settings.candidates
+        with self._lock:
+            dense = self.store.query("passage", qv, k * 2)
+        dense_ids = [pid for pid, _, m in _live(dense, c.versions)][:k]
+        kw_ids = [c.passages[i].id for i, _ in c.passage_keywords.top(query, k)]
+        fused = rrf([dense_ids, kw_ids], self.settings.rrf_k)
+        return sorted(fused.items(), key=lambda kv: -kv[1])
+
+    def _score_sentences(self, query: str, qv: np.ndarray, ranked_passages: list[tuple[str, float]]):
+        c = self.corpus
+        k = self.settings.candidates
+        with self._lock:
+            dense = self.store.query("sentence", qv, k * 2)
+        pool = {c.sentence_pos[sid] for sid, _, _ in _live(dense, c.versions) if sid in c.sentence_pos}
+        pool |= {i for i, _ in c.sentence_keywords.top(query, k)}
+        top_passages = [pid for pid, _ in ranked_passages[:6]]
+        for pid in top_passages:
+            pool |= {c.sentence_pos[s] for s in c.passages[c.passage_pos[pid]].sentence_ids}
+        idx = sorted(pool)
+        s_ids = [f"{c.sentences[i].id}@{c.versions[c.sentences[i].source_id]}" for i in idx]
+        p_ids = sorted({f"{c.sentences[i].passage_id}@{c.versions[c.sentences[i].source_id]}" for i in idx})
+        with self._lock:
+            s_vec = self.store.vectors("sentence", s_ids)
+            p_vec = self.store.vectors("passage", p_ids)
+        kw = dict(c.sentence_keywords.top(query, len(c.sentences)))
+        kw_max = max(kw.values(), default=1.0) or 1.0
+        vectors: dict[int, np.ndarray] = {}
+        cos_s, cos_p, kws = [], [], []
+        for i, sid in zip(idx, s_ids):
+            v = s_vec.get(sid)
+            pv = p_vec.get(f"{c.sentences[i].passage_id}@{c.versions[c.sentences[i].source_id]}")
+            vectors[i] = v if v is not None else np.zeros_like(qv)
+            cos_s.append(float(vectors[i] @ qv))
+            cos_p.append(float(pv @ qv) if pv is not None else 0.0)
+            kws.append(kw.get(i, 0.0) / kw_max)
+        scores = sentence_scores(np.array(cos_s), np.array(cos_p), np.array(kws))
+        # A question in the source ("Is acupuncture painful?") restates, never answers: not a candidate.
+        cands = [ScoredSentence(i, cs, cp, kk, float(sc)) for i, cs, cp, kk, sc in zip(idx, cos_s, cos_p, kws, scores)
+                 if not c.sentences[i].text.rstrip("\"'”’) ").endswith("?")]
+        return cands, vectors
+
+
+def _live(results: list[tuple[str, float, dict]], versions: dict[str, str]):
+    """Vector hits of live source versions, with the version suffix taken off their ids."""
+    for rid, score, meta in results:
+        if meta and versions.get(meta.get("source_id")) == meta.get("version"):
+            yield rid.rsplit("@", 1)[0], score, meta
+
+
+def _check_question(question: str, limit: int) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty: type a question about the sources")
+    if len(q) > limit:
+        raise QuestionError(
+            f"the question is {len(q):,} characters long, over the {limit:,} limit: ask a shorter question "
+            "(or raise CROSSCHECK_MAX_QUESTION_CHARS)"
+        )
+    return q
+
+
+def _question_text(turn) -> str | None:
+    """The user's words from a history entry: a string, an Answer, or a chat message dict."""
+    if isinstance(turn, str):
+        return turn
+    if isinstance(turn, Answer):
+        return turn.question
+    if isinstance(turn, dict):
+        if turn.get("role") in (None, "user"):
+            content = turn.get("content") or turn.get("question")
+            return content if isinstance(content, str) else None
+    return None
+
+
+def _manifest_or_rebuild(settings: Settings, progress: Progress) -> store.Manifest:
+    try:
+        manifest = store.read_manifest(settings.index)
+    except StaleIndexError as exc:
+        progress(str(exc))
+        update_index(settings, progress, rebuild=True)
+        manifest = store.read_manifest(settings.index)
+    if manifest is None:
+        update_index(settings, progress)
+        manifest = store.read_manifest(settings.index)
+    return manifest
+
+
+def _report_skips(report: IndexReport, progress: Progress) -> None:
+    for name, reason in report.skipped.items():
+        progress(f"skipped: {reason}")
+    progress(report.summary())

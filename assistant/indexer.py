@@ -1,0 +1,328 @@
+"""Build or update the index from the sources folder: incremental by content hash, atomic by manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import store
+from .errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
+from .segment import embedding_text, segment, sentence_context
+from .settings import Settings
+from .sources import list_source_files, load_document, read_raw
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class IndexReport:
+    """What an index run did: per-source outcome, and why it rebuilt from scratch if it did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    skipped_sha: dict[str, str | None] = field(default_factory=dict)
+    rebuilt_because: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt_because)
+
+    def summary(self) -> str:
+        parts = [f"{len(x)} {name}" for name, x in
+                 (("added", self.added), ("updated", self.updated), ("removed", self.removed), ("unchanged", self.unchanged))
+                 if x]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return f"index: {', '.join(parts) or 'no sources'} in {self.seconds:.1f} s"
+
+
+def fingerprint(settings: Settings) -> str:
+    """What the stored vectors depend on: index format, model weights and index-shaping settings."""
+    from .embed import MODEL_SHA256
+
+    blob = f"{store.FORMAT}|{MODEL_SHA256}|{settings.fingerprint_hash()}".encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def _lock(folder: Path, progress: Progress):
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        progress(f"another Crosscheck is indexing {folder}; waiting for it to finish")
+        try:
+            lock.acquire(timeout=900)
+        except Timeout as exc:
+            raise IndexError_(f"{folder} stayed locked for 15 minutes by another index run: wait for it or stop it") from exc
+    return lock
+
+
+def is_current(settings: Settings) -> bool:
+    """True when the manifest matches the model, settings and every source file's hash."""
+    try:
+        manifest = store.read_manifest(settings.index)
+    except StaleIndexError:
+        return False
+    if manifest is None or manifest.get("fingerprint") != fingerprint(settings):
+        return False
+    try:
+        files = list_source_files(settings.sources)
+    except SourceError:
+        return False
+    seen = {p.stem: p for p in files}
+    live = manifest.sources
+    skipped = manifest.get("skipped", {})
+    if set(seen) - set(live) - {Path(k).stem for k in skipped}:
+        return False
+    if set(live) - set(seen):
+        return False
+    for sid, meta in live.items():
+        if _file_sha(seen[sid]) != meta["sha256"]:
+            return False
+    for name, info in skipped.items():
+        p = settings.sources / name
+        if not p.exists() or _file_sha(p) != info.get("sha256"):
+            return False
+    return True
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def update_index(settings: Settings, progress: Progress = lambda _m: None, rebuild: bool = False) -> IndexReport:
+    """Bring the index in ``settings.index`` up to date with ``settings.sources``.
+
+    Unchanged sources are not re-embedded; removed sources leave nothing behind; a changed model or
+    index setting (or ``rebuild``) starts from scratch. Bad source files are skipped with a reason.
+
+    Raises:
+        SourceError: the sources folder is missing.
+        IndexError_: the index folder cannot be written or stays locked.
+    """
+    t0 = time.perf_counter()
+    files = list_source_files(settings.sources)
+    folder = settings.index
+    store._writable(folder)
+    with _lock(folder, progress):
+        report = IndexReport()
+        manifest = _start(settings, folder, report, progress, rebuild)
+        vs = _open_store(settings, folder, manifest, report, progress)
+        if vs is None:  # the vector store was unreadable and has been wiped
+            manifest = _fresh_manifest(settings)
+            vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
+        _collect_leftovers(folder, vs, manifest)
+        todo, live = _plan(settings, files, manifest, report)
+        for sid in live:
+            report.unchanged.append(sid)
+        new_entries = _index_sources(settings, folder, vs, todo, progress, report) if todo else {}
+        for sid, entry in new_entries.items():
+            (report.updated if sid in manifest.sources else report.added).append(sid)
+        # A source whose file is now unreadable is removed too: its old quotes would not match the file.
+        report.removed = sorted(set(manifest.sources) - set(live) - set(new_entries))
+        old_sources = dict(manifest.sources)
+        manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
+        manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
+        manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        _analyse_corpus(settings, folder, manifest, progress, changed=bool(new_entries or report.removed))
+        store.write_manifest(folder, manifest)
+        for sid in list(new_entries):
+            vs.delete_other_versions(sid, new_entries[sid]["version"])
+        for sid in report.removed:
+            vs.delete_version(sid)
+        _remove_stale_records(folder, manifest)
+        store.journal_clear(folder)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _start(settings: Settings, folder: Path, report: IndexReport, progress: Progress, rebuild: bool) -> store.Manifest:
+    """The manifest to update, or a fresh one after wiping what cannot be reused (and saying why)."""
+    reason = "--rebuild was asked for" if rebuild else None
+    manifest = None
+    try:
+        manifest = store.read_manifest(folder)
+    except StaleIndexError as exc:
+        reason = str(exc)
+    if manifest is not None and reason is None and manifest.get("fingerprint") != fingerprint(settings):
+        reason = "the embedding model or an index setting changed since the index was built; rebuilding from sources"
+    if manifest is not None and reason is None:
+        return manifest
+    if reason or any((folder / n).exists() for n in ("chroma", store.RECORDS)):
+        if reason:
+            progress(reason)
+            report.rebuilt_because = reason
+        _wipe(settings, folder, manifest)
+    return _fresh_manifest(settings)
+
+
+def _fresh_manifest(settings: Settings) -> store.Manifest:
+    fp = fingerprint(settings)
+    from .embed import MODEL_NAME, MODEL_SHA256
+
+    return store.Manifest(
+        format=store.FORMAT, fingerprint=fp, model={"name": MODEL_NAME, "sha256": MODEL_SHA256},
+        settings=settings.index_fingerprint(), collection=f"cc_{uuid.uuid4().hex[:8]}_{fp}", sources={}, skipped={},
+    )
+
+
+def _wipe(settings: Settings, folder: Path, manifest: store.Manifest | None) -> None:
+    if settings.chroma_url and manifest and manifest.get("collection"):
+        try:
+            vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
+            vs.drop_collections_except(keep="cc_none")
+        except CrosscheckError:
+            pass
+    store.release_clients()
+    store.wipe(folder)
+
+
+def _open_store(settings, folder, manifest, report, progress) -> store.VectorStore | None:
+    """The vector store, or None after wiping a damaged one (embedded mode) so the build starts afresh."""
+    try:
+        vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
+        if manifest.sources:
+            vs.count()  # touch the files: a damaged store fails here, not half-way through a build
+        return vs
+    except IndexError_ as exc:
+        if settings.chroma_url or not isinstance(exc, StaleIndexError):
+            raise
+        problem = str(exc)
+    except Exception as exc:  # chromadb raises many types for damaged files
+        problem = f"the vector store in {folder} is damaged ({type(exc).__name__}: {exc}); rebuilding from sources"
+        if settings.chroma_url:
+            raise IndexError_(problem) from exc
+    progress(problem)
+    report.rebuilt_because = problem
+    _wipe(settings, folder, None)
+    return None
+
+
+def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Manifest) -> None:
+    """Delete vectors and record files a killed build wrote but never made live."""
+    for sid, version in store.journal_read(folder):
+        if manifest.sources.get(sid, {}).get("version") != version:
+            vs.delete_version(sid, version)
+            store.records_path(folder, sid, version).unlink(missing_ok=True)
+    store.journal_clear(folder)
+
+
+def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, report: IndexReport):
+    """Split source files into (to index, unchanged live ids); bad files go to ``report.skipped``."""
+    todo, live, by_sha = [], [], {}
+    seen_ids: dict[str, Path] = {}
+    # Already-indexed files first, so a later copy of one is the file that gets skipped.
+    for path in sorted(files, key=lambda p: (p.stem not in manifest.sources, p.name)):
+        sid = path.stem
+        try:
+            if sid in seen_ids:
+                raise SourceError(f"{path.name} has the same id as {seen_ids[sid].name}: rename one of them")
+            seen_ids[sid] = path
+            raw, sha = read_raw(path, settings.max_file_bytes)
+            if sha in by_sha:
+                raise SourceError(f"{path.name} has the same content as {by_sha[sha]}: it is indexed once, as {Path(by_sha[sha]).stem}")
+            by_sha[sha] = path.name
+        except SourceError as exc:
+            report.skipped[path.name] = str(exc)
+            report.skipped_sha[path.name] = _safe_sha(path)
+            continue
+        old = manifest.sources.get(sid)
+        if old and old["sha256"] == sha and (settings.index / old["records"]).exists():
+            live.append(sid)
+        else:
+            todo.append((path, raw, sha))
+    return todo, live
+
+
+def _safe_sha(path: Path) -> str | None:
+    try:
+        return _file_sha(path)
+    except OSError:
+        return None
+
+
+def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, dict]:
+    """Load, segment, embed and store new or changed sources; returns their manifest entries."""
+    from .embed import get_embedder
+
+    docs = []
+    for path, _raw, sha in todo:
+        try:
+            doc = load_document(path, settings.max_file_bytes)
+        except SourceError as exc:
+            report.skipped[path.name] = str(exc)
+            report.skipped_sha[path.name] = sha
+            continue
+        docs.append((doc, segment(doc, settings.passage_chars), sha[:16]))
+    if not docs:
+        return {}
+    store.journal_add(folder, [[d.source.id, v] for d, _, v in docs])
+    n_sent = sum(len(s.sentences) for _, s, _ in docs)
+    n_pass = sum(len(s.passages) for _, s, _ in docs)
+    progress(f"indexing {len(docs)} source(s): {n_pass} passages, {n_sent} sentences")
+    embedder = get_embedder()
+    entries = {}
+    for doc, seg, version in docs:
+        sid, title = doc.source.id, doc.source.title
+        p_vecs = embedder.embed([embedding_text(p.text, p.heading, title) for p in seg.passages])
+        s_vecs = embedder.embed([embedding_text(s.text, s.heading, title) for s in seg.sentences])
+        meta = lambda x, kind: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
+        vs.add("passage", [f"{p.id}@{version}" for p in seg.passages], p_vecs, [meta(p, "passage") for p in seg.passages])
+        vs.add("sentence", [f"{s.id}@{version}" for s in seg.sentences], s_vecs, [meta(s, "sentence") for s in seg.sentences])
+        claims = _claims(seg)
+        records = {
+            "source": doc.source.to_dict(),
+            "passages": [p.to_dict() for p in seg.passages],
+            "sentences": [s.to_dict() for s in seg.sentences],
+            "claims": claims,
+        }
+        rel = store.write_records(folder, sid, version, records)
+        entries[sid] = {
+            "sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
+            "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences),
+        }
+    return entries
+
+
+def _claims(seg) -> list[dict]:
+    """Claim analysis of every sentence, when the claims module is available (issue 3)."""
+    try:
+        from .claims import analyse_many
+    except ImportError:
+        return []
+    sents = list(seg.sentences)
+    contexts = [sentence_context(sents, i) for i in range(len(sents))]
+    return [c.to_dict() for c in analyse_many([s.text for s in sents], contexts)]
+
+
+def _analyse_corpus(settings, folder, manifest, progress, changed: bool) -> None:
+    """Cross-source analysis (disagreements) once sources are stored; kept when nothing changed."""
+    try:
+        from .conflicts import find_for_manifest
+    except ImportError:
+        return
+    if changed or "disagreements" not in manifest:
+        manifest["disagreements"] = find_for_manifest(settings, folder, manifest, progress)
+
+
+def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:
+    live = {meta["records"] for meta in manifest.sources.values()}
+    rec_dir = folder / store.RECORDS
+    if rec_dir.exists():
+        for p in rec_dir.iterdir():
+            if str(p.relative_to(folder)) not in live:
+                p.unlink(missing_ok=True)

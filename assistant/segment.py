@@ -1,0 +1,146 @@
+"""Sentences and passages with raw offsets, each carrying its section heading as context. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .sources import Block, Document
+from .types import Passage, Sentence
+
+# Words whose trailing period does not end a sentence ("Dr. Lewit", "e.g. pain", "et al. found").
+_ABBREVIATIONS = {
+    "dr", "mr", "mrs", "ms", "prof", "st", "vs", "etc", "e.g", "i.e", "al", "fig", "no", "approx", "ca", "cf",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "inc", "ltd", "co", "u.s",
+}
+# A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
+_OPENERS = "\"'“‘*_#>([ "
+_QUOTES_OPEN, _QUOTES_CLOSE = "\"“'‘", "\"”'’"
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """The sentences and passages of one document."""
+
+    sentences: tuple[Sentence, ...]
+    passages: tuple[Passage, ...]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in ``text``, trimmed of whitespace and stray opening marks.
+
+    >>> split_sentences("It works. Dr. Lee agreed. Fine")
+    [(0, 9), (10, 25), (26, 30)]
+    """
+    spans, start = [], 0
+    for m in _END.finditer(text):
+        end = m.end()
+        if not _is_boundary(text, m.start(), end):
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    return [t for s, e in spans if (t := _trim(text, s, e))]
+
+
+def _is_boundary(text: str, punct: int, end: int) -> bool:
+    """Whether the punctuation at ``punct`` ends a sentence (next word starts one; no abbreviation)."""
+    rest = text[end:].lstrip()
+    if not rest:
+        return False
+    nxt = rest[0]
+    if not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(*[#"):
+        return False
+    word = re.search(r"([A-Za-z.]+)$", text[:punct])
+    if text[punct] == "." and word:
+        w = word.group(1).lower().rstrip(".")
+        if w in _ABBREVIATIONS or (len(w) == 1 and w.isalpha()):
+            return False
+    return True
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int] | None:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    # Drop markdown emphasis markers and an opening quote that closes in a later sentence.
+    while s < e and text[s] in "*_#>":
+        s += 1
+    if s < e and text[s] in _QUOTES_OPEN and not any(c in _QUOTES_CLOSE for c in text[s + 1:e]):
+        s += 1
+    while s < e and text[s].isspace():
+        s += 1
+    if e - s < 2 or not any(c.isalnum() for c in text[s:e]):
+        return None
+    return s, e
+
+
+def clean(text: str) -> str:
+    """Text with runs of whitespace collapsed, for embedding and display."""
+    return " ".join(text.split())
+
+
+def segment(doc: Document, passage_chars: int = 700) -> Segmented:
+    """Split a document into sentences and passages.
+
+    A passage gathers consecutive sentences of one section up to about ``passage_chars`` characters;
+    a new section starts at each heading and where a wide gap shows a heading was lost.
+    """
+    sid = doc.source.id
+    sentences: list[Sentence] = []
+    passages: list[Passage] = []
+    heading: str | None = None
+    pending: list[tuple[int, int, str]] = []  # (raw start, raw end, clean text) of the passage being built
+
+    def close_passage():
+        if not pending:
+            return
+        pid = f"{sid}:p{len(passages)}"
+        first = len(sentences)
+        for k, (rs, re_, txt) in enumerate(pending):
+            sentences.append(Sentence(f"{sid}:s{first + k}", sid, pid, rs, re_, txt, heading))
+        ids = tuple(s.id for s in sentences[first:])
+        text = " ".join(t for _, _, t in pending)
+        passages.append(Passage(pid, sid, pending[0][0], pending[-1][1], text, heading, ids))
+        pending.clear()
+
+    for block in doc.blocks:
+        if block.kind == "heading":
+            close_passage()
+            heading = clean(block.text)
+            continue
+        if block.section_break:
+            close_passage()
+            heading = None
+        for s, e in split_sentences(block.text):
+            rs, re_ = block.raw_span(s, e)
+            txt = clean(block.text[s:e])
+            size = sum(len(t) + 1 for _, _, t in pending)
+            if pending and size + len(txt) > passage_chars:
+                close_passage()
+            pending.append((rs, re_, txt))
+    close_passage()
+    return Segmented(tuple(sentences), tuple(passages))
+
+
+def embedding_text(text: str, heading: str | None, title: str) -> str:
+    """What gets embedded for a sentence or passage: the text with its section heading (or title) as context."""
+    return f"{heading or title}: {text}"
+
+
+def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, window: int = 2) -> str:
+    """Heading and up to ``window`` preceding sentences of the same section: what "this technique" refers to."""
+    s = sentences[i]
+    prev = [p.text for p in sentences[max(0, i - window):i] if p.heading == s.heading and p.source_id == s.source_id]
+    return " ".join(([s.heading] if s.heading else []) + prev)
+
+
+def block_of(doc: Document, raw_start: int) -> Block | None:
+    """The block containing raw offset ``raw_start`` (for tests and diagnostics)."""
+    for b in doc.blocks:
+        lo, hi = b.raw_span(0, len(b.text))
+        if lo <= raw_start < hi:
+            return b
+    return None

@@ -1,0 +1,55 @@
+"""The one settings object. Library code reads the environment only here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Set before chromadb, gradio or huggingface are imported anywhere: nothing may phone home.
+for _var, _value in {
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+
+class Settings(BaseSettings):
+    """Paths, model and retrieval knobs; every field can be set as ``CROSSCHECK_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CROSSCHECK_", frozen=True)
+
+    sources: Path = Path("sources")
+    index: Path = Path("index")
+    chroma_url: str | None = None
+    # Index-shaping settings: changing any of them rebuilds the index (see ``index_fingerprint``).
+    passage_chars: int = Field(700, description="soft passage size; 700 chars ≈ 160 tokens < 256-token model limit")
+    max_file_bytes: int = 5_000_000
+    # Question-time knobs: changing them never touches the index.
+    max_question_chars: int = 2_000
+    candidates: int = 20
+    answer_sentences: int = 3
+    rrf_k: int = 60
+    abstain_min_cosine: float = 0.30
+    abstain_uncovered_cosine: float = 0.55
+
+    def index_fingerprint(self) -> dict:
+        """The settings that shape what is stored; a change in any of them forces a rebuild."""
+        return {"passage_chars": self.passage_chars}
+
+    def fingerprint_hash(self) -> str:
+        blob = json.dumps(self.index_fingerprint(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides (None values ignored)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

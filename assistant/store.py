@@ -1,0 +1,227 @@
+"""The index on disk: chromadb vectors (embedded or server), per-source record files and the manifest.
+
+Atomicity: vectors and record files of a source version are written under a version-specific id
+first; the manifest, replaced atomically last, says which versions are live. A build killed
+half-way leaves the old manifest pointing at intact old versions; its partial writes are listed
+in a journal and removed by the next build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexError_, StaleIndexError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+JOURNAL = "pending.json"
+RECORDS = "records"
+
+
+def _write_json_atomic(path: Path, data) -> None:
+    """Write JSON to ``path`` so readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{uuid.uuid4().hex}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise IndexError_(
+            f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or pass another one with --index"
+        ) from exc
+
+
+class Manifest(dict):
+    """The manifest: format, model, settings, live source versions, flags. A plain JSON dict."""
+
+    @property
+    def sources(self) -> dict:
+        return self.setdefault("sources", {})
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    """The manifest in ``folder``, or None when there is no index yet.
+
+    Raises:
+        StaleIndexError: written by another format or unreadable (the caller rebuilds from sources).
+    """
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StaleIndexError(f"the index manifest {path} is damaged ({exc}); it will be rebuilt from sources") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise StaleIndexError(
+            f"the index in {folder} was written by index format {found}, this Crosscheck reads format {FORMAT}; "
+            "it will be rebuilt from sources"
+        )
+    return Manifest(data)
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    _write_json_atomic(folder / MANIFEST, dict(manifest))
+
+
+def records_path(folder: Path, source_id: str, version: str) -> Path:
+    return folder / RECORDS / f"{source_id}@{version}.json"
+
+
+def write_records(folder: Path, source_id: str, version: str, records: dict) -> str:
+    """Write one source version's records (sentences, passages, claims); returns the relative path."""
+    path = records_path(folder, source_id, version)
+    _write_json_atomic(path, records)
+    return str(path.relative_to(folder))
+
+
+def read_records(folder: Path, relpath: str) -> dict:
+    try:
+        return json.loads((folder / relpath).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StaleIndexError(f"index record file {relpath} is missing or damaged; it will be rebuilt from sources") from exc
+
+
+def journal_add(folder: Path, entries: list[list[str]]) -> None:
+    """Note (source_id, version) pairs about to be written, so a killed build's leftovers can be found."""
+    path = folder / JOURNAL
+    current = json.loads(path.read_text()) if path.exists() else []
+    _write_json_atomic(path, current + entries)
+
+
+def journal_read(folder: Path) -> list[list[str]]:
+    path = folder / JOURNAL
+    try:
+        return json.loads(path.read_text()) if path.exists() else []
+    except ValueError:
+        return []
+
+
+def journal_clear(folder: Path) -> None:
+    (folder / JOURNAL).unlink(missing_ok=True)
+
+
+def wipe(folder: Path) -> None:
+    """Remove everything Crosscheck keeps in an index folder (manifest last kept out of the way first)."""
+    for name in (MANIFEST, JOURNAL):
+        (folder / name).unlink(missing_ok=True)
+    for name in (RECORDS, "chroma"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
+class VectorStore:
+    """Two chromadb collections (passages, sentences) fed our own vectors; embedded or a server."""
+
+    def __init__(self, folder: Path, name: str, chroma_url: str | None = None):
+        self.folder = folder
+        self.name = name
+        self.client = _client(folder, chroma_url)
+        self.passages = self._collection(f"{name}_passages")
+        self.sentences = self._collection(f"{name}_sentences")
+
+    def _collection(self, name: str):
+        return self.client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def add(self, kind: str, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        """Upsert vectors in batches (chromadb caps one call at a few thousand rows)."""
+        coll = self.passages if kind == "passage" else self.sentences
+        step = 2000
+        for i in range(0, len(ids), step):
+            coll.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], metadatas=metadatas[i:i + step])
+
+    def delete_version(self, source_id: str, version: str | None = None) -> None:
+        """Remove one source version (or every version of a source when ``version`` is None)."""
+        where = {"source_id": source_id} if version is None else {"$and": [{"source_id": source_id}, {"version": version}]}
+        for coll in (self.passages, self.sentences):
+            coll.delete(where=where)
+
+    def delete_other_versions(self, source_id: str, keep: str) -> None:
+        where = {"$and": [{"source_id": source_id}, {"version": {"$ne": keep}}]}
+        for coll in (self.passages, self.sentences):
+            coll.delete(where=where)
+
+    def query(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[str, float, dict]]:
+        """Nearest ``k`` items as (id, cosine similarity, metadata), best first."""
+        coll = self.passages if kind == "passage" else self.sentences
+        n = coll.count()
+        if n == 0:
+            return []
+        res = coll.query(query_embeddings=[vector], n_results=min(k, n), include=["distances", "metadatas"])
+        return [(i, 1.0 - d, m) for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0])]
+
+    def vectors(self, kind: str, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id."""
+        if not ids:
+            return {}
+        coll = self.passages if kind == "passage" else self.sentences
+        res = coll.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"])}
+
+    def count(self) -> int:
+        return self.passages.count()
+
+    def drop_collections_except(self, keep: str) -> None:
+        """Delete collections of older settings/models, so a rebuild leaves nothing behind."""
+        for c in self.client.list_collections():
+            cname = c if isinstance(c, str) else c.name
+            if cname.startswith("cc_") and not cname.startswith(keep + "_"):
+                self.client.delete_collection(cname)
+
+
+def _client(folder: Path, chroma_url: str | None):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if chroma_url:
+        from urllib.parse import urlparse
+
+        u = urlparse(chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=u.hostname or "127.0.0.1", port=u.port or 8000, ssl=u.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises ValueError/ConnectionError variants
+            raise IndexError_(
+                f"cannot reach the chromadb server at {chroma_url} ({exc}): start it with "
+                "`chroma run --path DIR --host 127.0.0.1 --port PORT` or unset CROSSCHECK_CHROMA_URL"
+            ) from exc
+    _writable(folder)
+    try:
+        return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
+    except Exception as exc:
+        raise StaleIndexError(f"the vector store in {folder / 'chroma'} cannot be opened ({exc}); it will be rebuilt from sources") from exc
+
+
+def release_clients() -> None:
+    """Forget cached chromadb clients, so a wiped folder can be reopened in this process."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:
+        pass
