@@ -1,7 +1,6 @@
 """Crosscheck: cited answers from a folder of articles, with warnings where they disagree or claim without evidence."""
 
 from .errors import CrosscheckError, ModelError, QuestionError, SourceError, StaleIndexError
-from .settings import Settings, load_settings
 from .types import Answer, Citation, Claim, Flag, Passage, Quote, Sentence, Source
 
 __all__ = [
@@ -9,11 +8,13 @@ __all__ = [
     "Quote", "Sentence", "Settings", "Source", "SourceError", "StaleIndexError", "load_settings",
 ]
 
+_LAZY = {"Crosscheck": "core", "Settings": "settings", "load_settings": "settings"}
+
 
 def __getattr__(name):
-    # Crosscheck pulls in numpy and the index code: load it on first use so `crosscheck --help` stays instant.
-    if name == "Crosscheck":
-        from .core import Crosscheck
+    # numpy, pydantic and the index code load on first use, so `crosscheck --help` stays instant.
+    if name in _LAZY:
+        import importlib
 
-        return Crosscheck
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)

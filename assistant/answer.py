@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .retrieve import ScoredSentence
+from .segment import needs_context
 from .types import Answer, Citation, Flag, Quote, Sentence, Source
 
-# Sentences that lean on context for their subject get their section heading shown before them.
-_NEEDS_CONTEXT = re.compile(r"^(it|its|it's|this|these|that|those|they|their|he|she|is|are|was|iti)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,8 @@ def select(cands: list[ScoredSentence], vectors: dict[int, np.ndarray], sentence
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
         return []
-    floor = max(min_cosine, ranked[0].cosine - 0.2)
-    good = [c for c in ranked if c.cosine >= floor]
+    # Keep what scores close to the best answer; the score carries passage context ("He reported…").
+    good = [c for c in ranked if c.score >= ranked[0].score - 0.12]
     chosen: list[ScoredSentence] = []
 
     def fits(c: ScoredSentence) -> bool:
@@ -79,6 +77,7 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
     touching the cited text (a disagreement also cites the other side)."""
     citations: list[Citation] = []
     lines: list[str] = []
+    expanded: list[set[str]] = []
     by_span: dict[tuple[str, int, int], int] = {}
 
     def cite(source_id: str, start: int, end: int) -> int:
@@ -91,9 +90,12 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
 
     for c in chosen:
         s = sentences[c.index]
-        n = cite(s.source_id, s.start, s.end)
-        prefix = f"*{s.heading}:* " if s.heading and _NEEDS_CONTEXT.match(s.text) else ""
-        lines.append(f"- {prefix}{s.text} [{n}]")
+        if any(s.id in x for x in expanded):
+            continue
+        group = followers(sentences, c.index)
+        expanded.append({x.id for x in group})
+        prefix = f"*{s.heading}:* " if s.heading and needs_context(s.text) else ""
+        lines.append("- " + prefix + " ".join(f"{x.text} [{cite(x.source_id, x.start, x.end)}]" for x in group))
     attached = touching(flags, [(c.source_id, c.start, c.end) for c in citations])
     warnings = []
     for f in attached:
@@ -109,6 +111,18 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
             warnings.append(f"⚠️ **Unsupported claim** [{n}]: {f.explanation}")
     text = "\n".join(lines + ([""] + warnings if warnings else []))
     return Answer(question, text, False, tuple(citations), tuple(attached), standalone)
+
+
+def followers(sentences: list[Sentence], i: int, limit: int = 2) -> list[Sentence]:
+    """A chosen sentence and up to ``limit`` directly following ones of its passage that lean on it
+    for their subject ("…the work of Karel Lewit." + "He reported … in 86% of cases")."""
+    group = [sentences[i]]
+    for j in range(i + 1, min(i + 1 + limit, len(sentences))):
+        nxt = sentences[j]
+        if nxt.passage_id != group[0].passage_id or not needs_context(nxt.text):
+            break
+        group.append(nxt)
+    return group
 
 
 def _overlapping(by_span: dict, source_id: str, start: int, end: int) -> int | None:

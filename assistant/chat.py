@@ -63,3 +63,4 @@ def standalone(question: str, history: list[str], counts: Counter) -> str:
 
         return _PRONOUN.sub(repl, question, count=1)
     return f"{question.rstrip(' ?')} ({prev_subject})?"
+

@@ -178,6 +178,9 @@ class Crosscheck:
             return answer_mod.abstained(question, reason, query)
         chosen = answer_mod.select(cands, vectors, c.sentences, self.settings.answer_sentences, self.settings.abstain_min_cosine)
         chosen = answer_mod.order(chosen, c.sentences)
+        if not chosen:
+            return answer_mod.abstained(question, answer_mod.Abstention(
+                "The sources don't cover this question, so there is no answer to give from them."), query)
         return answer_mod.compose(question, chosen, c.sentences, c.sources, c.raw, c.flags, query)
 
     def rank_passages(self, query: str, qv: np.ndarray | None = None) -> list[tuple[str, float]]:

@@ -11,7 +11,7 @@ from typing import Callable
 
 from . import store
 from .errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
-from .segment import embedding_text, segment, sentence_context
+from .segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
 from .settings import Settings
 from .sources import list_source_files, load_document, read_raw
 
@@ -278,8 +278,8 @@ def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, di
     entries = {}
     for doc, seg, version in docs:
         sid, title = doc.source.id, doc.source.title
-        p_vecs = embedder.embed([embedding_text(p.text, p.heading, title) for p in seg.passages])
-        s_vecs = embedder.embed([embedding_text(s.text, s.heading, title) for s in seg.sentences])
+        p_vecs = embedder.embed([passage_embedding_text(p, title) for p in seg.passages])
+        s_vecs = embedder.embed([sentence_embedding_text(s) for s in seg.sentences])
         meta = lambda x, kind: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
         vs.add("passage", [f"{p.id}@{version}" for p in seg.passages], p_vecs, [meta(p, "passage") for p in seg.passages])
         vs.add("sentence", [f"{s.id}@{version}" for s in seg.sentences], s_vecs, [meta(s, "sentence") for s in seg.sentences])

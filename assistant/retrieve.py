@@ -58,7 +58,9 @@ class ScoredSentence:
 def sentence_scores(cos_s: np.ndarray, cos_p: np.ndarray, kw: np.ndarray) -> np.ndarray:
     """Final sentence score: its own similarity, its passage's similarity (context) and keyword overlap.
 
-    Weights from benchmarks/bench_retrieval.py: the passage term lets a sentence whose subject sits in
-    a neighbour ("Is intended to unblock energy meridians…") rank for a question naming that subject.
+    Weights from a coarse grid over the seed questions (benchmarks/questions.jsonl): the keyword term
+    keeps "What conditions can it treat?" on the sentences that name conditions rather than on ones
+    that merely name the subject; the passage term lets a sentence whose subject sits in a neighbour
+    ("Is intended to unblock energy meridians…") rank for a question naming that subject.
     """
-    return 0.6 * cos_s + 0.3 * cos_p + 0.1 * kw
+    return 0.5 * cos_s + 0.2 * cos_p + 0.3 * kw

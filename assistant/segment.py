@@ -125,9 +125,30 @@ def segment(doc: Document, passage_chars: int = 700) -> Segmented:
     return Segmented(tuple(sentences), tuple(passages))
 
 
-def embedding_text(text: str, heading: str | None, title: str) -> str:
-    """What gets embedded for a sentence or passage: the text with its section heading (or title) as context."""
-    return f"{heading or title}: {text}"
+# Sentences that lean on context for their subject: "It is a form of…", "This technique…", "Is intended to…".
+_NEEDS_CONTEXT = re.compile(r"^(it|its|it's|this|these|that|those|they|their|he|she|his|her|is|are|was|were|iti)\b",
+                            re.IGNORECASE)
+
+
+def needs_context(text: str) -> bool:
+    """Whether a sentence's subject lives in its heading or a neighbour rather than in the sentence."""
+    return bool(_NEEDS_CONTEXT.match(text))
+
+
+def passage_embedding_text(passage: Passage, title: str) -> str:
+    """What gets embedded for a passage: its section heading (or the title) as context, then its text."""
+    return f"{passage.heading or title}: {passage.text}"
+
+
+def sentence_embedding_text(sentence: Sentence) -> str:
+    """What gets embedded for a sentence: its own words, plus the heading only when its subject lives there.
+
+    Prefixing every sentence with its heading lets short ones ("Its goal is mostly to treat pain.")
+    outrank the sentences that actually answer; context for the rest comes from the passage score.
+    """
+    if sentence.heading and needs_context(sentence.text):
+        return f"{sentence.heading}: {sentence.text}"
+    return sentence.text
 
 
 def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, window: int = 2) -> str:
