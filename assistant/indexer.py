@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from . import store
 from .errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
 from .segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
@@ -138,7 +140,7 @@ def update_index(settings: Settings, progress: Progress = lambda _m: None, rebui
         manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
         manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
         manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        _analyse_corpus(settings, folder, manifest, progress, changed=bool(new_entries or report.removed))
+        _analyse_corpus(settings, folder, vs, manifest, progress, changed=bool(new_entries or report.removed))
         store.write_manifest(folder, manifest)
         for sid in list(new_entries):
             vs.delete_other_versions(sid, new_entries[sid]["version"])
@@ -309,14 +311,31 @@ def _claims(seg) -> list[dict]:
     return [c.to_dict() for c in analyse_many([s.text for s in sents], contexts)]
 
 
-def _analyse_corpus(settings, folder, manifest, progress, changed: bool) -> None:
-    """Cross-source analysis (disagreements) once sources are stored; kept when nothing changed."""
-    try:
-        from .conflicts import find_for_manifest
-    except ImportError:
+def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> None:
+    """Cross-source disagreements, recomputed when any source changed and stored in the manifest."""
+    if not changed and "disagreements" in manifest:
         return
-    if changed or "disagreements" not in manifest:
-        manifest["disagreements"] = find_for_manifest(settings, folder, manifest, progress)
+    from .conflicts import find_disagreements
+    from .judge import get_judge
+    from .types import Sentence
+
+    sentences, titles, raw = [], {}, {}
+    for sid, meta in sorted(manifest.sources.items()):
+        rec = store.read_records(folder, meta["records"])
+        sentences += [Sentence(**s) for s in rec["sentences"]]
+        titles[sid] = meta["title"]
+        with open(rec["source"]["path"], encoding="utf-8") as f:
+            raw[sid] = f.read()
+    if len({s.source_id for s in sentences}) < 2:
+        manifest["disagreements"] = []
+        return
+    progress("looking for disagreements between sources")
+    contexts = [sentence_context(sentences, i) for i in range(len(sentences))]
+    ids = [f"{s.id}@{manifest.sources[s.source_id]['version']}" for s in sentences]
+    found = vs.vectors("sentence", ids)
+    vectors = np.stack([found[i] for i in ids])
+    flags = find_disagreements(sentences, contexts, titles, raw, vectors, get_judge(settings.judge))
+    manifest["disagreements"] = [f.to_dict() for f in flags]
 
 
 def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:

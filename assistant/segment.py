@@ -152,9 +152,14 @@ def sentence_embedding_text(sentence: Sentence) -> str:
 
 
 def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, window: int = 2) -> str:
-    """Heading and up to ``window`` preceding sentences of the same section: what "this technique" refers to."""
+    """Heading and up to ``window`` preceding sentences: what "this technique" refers to.
+
+    Within the section when it has a heading; a section whose heading was lost also looks back
+    across the boundary, since its first sentences usually continue the previous topic.
+    """
     s = sentences[i]
-    prev = [p.text for p in sentences[max(0, i - window):i] if p.heading == s.heading and p.source_id == s.source_id]
+    prev = [p.text for p in sentences[max(0, i - window):i]
+            if p.source_id == s.source_id and (p.heading == s.heading or s.heading is None)]
     return " ".join(([s.heading] if s.heading else []) + prev)
 
 

@@ -1,0 +1,261 @@
+"""Cross-source disagreements: statements about the same subject and aspect with opposite positions.
+
+Pipeline (precision before recall: a false disagreement is worse than a missed one):
+1. Positions: each sentence, decontextualised by its heading and preceding sentences, is scanned
+   clause by clause for a position on an aspect — what a practice is (distinct from / a kind of
+   another), what it targets (the cause vs only the symptoms), how safe it is, whether it works —
+   with negation ("rather than treating just a symptom") flipping the position. The subject of a
+   clause is the topic it names, else the topic of its context ("They have distinct purposes").
+2. Candidates: positions are grouped by (aspect, subject); within a group, each statement is paired
+   with its k nearest statements from other sources (cost ~ n·k, never all pairs).
+3. Verdict: a pair is a disagreement when the positions are opposite; the trained pair judge can
+   veto it when it is confident the two statements agree.
+Nothing here is keyed to any article's wording: cue lexicons are general English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .text import STOPWORDS, words
+
+# Aspect cues. Each maps a regex to a position; "{T}" stands for a topic phrase (filled per corpus).
+DISTINCT = re.compile(r"\b(distinct|different|differ|differs|diverge|diverges|separate|unrelated)\b", re.I)
+SAME_OF = re.compile(r"\b(?:subcategory|sub-category|subtype|subset|kind|type|form|variant|version|branch|style)\s+of\s+(?:an?\s+|the\s+)?"
+                     r"((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+SAME_LIKE = re.compile(r"\b(?:is|are)\s+(?:just\s+|basically\s+|essentially\s+|simply\s+|really\s+)?(?:like\s+)?(?:an?|the)\s+"
+                       r"(?:[\w-]+\s+){0,3}?((?:[\w-]+\s+){0,1}[\w-]+)\s+(?:technique|method|practice|therapy|treatment)\b", re.I)
+SAME_AS = re.compile(r"\b(?:the\s+same\s+as|identical\s+to|no\s+different\s+from|equivalent\s+to|"
+                     r"(?:too|basically|essentially|virtually|almost|nearly)\s+similar\s+to)\s+((?:[\"'“”\w-]+\s+){0,4}[\w-]+)", re.I)
+DENIED_DIFFERENCE = re.compile(r"\bdiffer\w*\b[^.;]{0,60}?\b(?:it|they)\s+(?:actually\s+|really\s+|truly\s+)?(?:is|are)(?:\s+not|n't)\b", re.I)
+CAUSE = re.compile(r"\b(root\s+cause|underlying\s+cause|at\s+(?:its|the|their)\s+root|the\s+root\s+of|cause\s+of\s+(?:the\s+)?(?:pain|problem|symptoms?)|"
+                   r"source\s+of\s+(?:the\s+)?(?:pain|problem)|(?:is\s+)?leading\s+to|contribut\w*\s+to)\b", re.I)
+SYMPTOM = re.compile(r"\b(symptomatic|(?:only|just|merely)\s+(?:[\w-]+\s+){0,2}symptoms?|"
+                     r"(?:treat|target|address|mask|reliev|manag)\w*\s+(?:[\w-]+\s+){0,2}symptoms?)\b", re.I)
+SAFE = re.compile(r"\b(safe|safer|safest|harmless|painless|no\s+side\s+effects|risk-free)\b", re.I)
+UNSAFE = re.compile(r"\b(unsafe|dangerous|harmful|hazardous|risky|more\s+risk|higher\s+risk)\b", re.I)
+WORKS = re.compile(r"\b(effective|works|relieves?|alleviates?|improves?|cures?|heals?)\b", re.I)
+FAILS = re.compile(r"\b(ineffective|does\s+not\s+work|doesn't\s+work|no\s+effect|no\s+benefit|useless|worthless)\b", re.I)
+NEGATION = re.compile(r"\b(not|no|never|rather\s+than|instead\s+of|without|beyond|isn't|aren't|doesn't|don't|cannot|can't)\b", re.I)
+CLAUSE_SPLIT = re.compile(r",?\s+\b(?:while|whereas|but|however|although|though)\b\s*,?|;\s*", re.I)
+# Nouns too general to be a subject a disagreement is about.
+GENERIC_NOUNS = {"technique", "techniques", "practice", "practices", "treatment", "treatments", "therapy", "therapies",
+                 "method", "methods", "approach", "approaches", "pain", "body", "patients", "people", "needles", "needle",
+                 "practitioner", "practitioners", "health", "benefits", "conditions", "medicine", "time", "way", "session",
+                 "sessions", "tools", "tool", "training", "research", "study", "studies", "evidence", "results", "symptoms"}
+
+
+@dataclass(frozen=True)
+class Position:
+    """A stance a sentence takes: on ``aspect`` about ``subject`` it says ``value`` (with the words that say so)."""
+
+    sentence: int  # index into the corpus sentence list
+    aspect: str  # "identity" | "target" | "safety" | "efficacy"
+    subject: str  # a topic phrase, or "a|b" for a pair of topics (identity)
+    value: str  # e.g. "distinct" / "same", "cause" / "symptoms", "safe" / "unsafe", "works" / "fails"
+    cue: str
+    # For "X is a kind of Y": the directed statement, for the explanation.
+    says: str = ""
+
+
+OPPOSITE = {("distinct", "same"), ("cause", "symptoms"), ("safe", "unsafe"), ("works", "fails")}
+
+
+def opposite(a: str, b: str) -> bool:
+    return (a, b) in OPPOSITE or (b, a) in OPPOSITE
+
+
+_VERB = (r"(?:is|are|was|were|has|have|can|could|may|might|will|uses?|involves?|focus(?:es)?|works?|originated|seeks?|"
+         r"offers?|targets?|aims?|helps?|relieves?|treats?|promotes?|provides?|requires?|utili[sz]es?|addresses)")
+_SUBJECT = re.compile(rf"^(?:(?:no|yes|so|also|and|but|however|therefore),?\s+)?(?:the\s+|both\s+)?"
+                      rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)(?:\s+(?:and|or|vs\.?|versus)\s+((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*))?"
+                      rf"\s+{_VERB}\b")
+
+
+def subject_phrases(text: str) -> list[str]:
+    """Noun phrases in subject position: "Dry needling is…", "X and Y are…" (list labels like "Training:" skipped)."""
+    low = " ".join(words(re.sub(r"^[^:]{1,40}:\s+", "", text)))
+    m = _SUBJECT.match(low)
+    if not m:
+        return []
+    return [p for p in m.groups() if p and not all(w in STOPWORDS for w in p.split())]
+
+
+def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2) -> list[str]:
+    """Subjects several sources write about: phrases in subject position ("Dry needling is…") or
+    named as what something is a kind of ("a kind of stretching"), found in at least ``min_sources``
+    sources; longest first, so "dry needling" is matched before "needling"."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for sid, texts in texts_by_source.items():
+        for t in texts:
+            for p in subject_phrases(t):
+                found[p].add(sid)
+            for m in SAME_OF.finditer(t):
+                found[" ".join(words(m.group(1))[:2])].add(sid)
+    everywhere = " \n".join(" ".join(words(t)) for ts in texts_by_source.values() for t in ts)
+    topics = []
+    for p, sids in found.items():
+        if p in GENERIC_NOUNS or any(w in STOPWORDS or w in GENERIC_NOUNS for w in p.split()):
+            continue
+        users = {sid for sid, ts in texts_by_source.items() if re.search(rf"\b{re.escape(p)}\b", " ".join(" ".join(words(t)) for t in ts))}
+        if len(users) >= min_sources and everywhere.count(p) >= 2:
+            topics.append(p)
+    return sorted(set(topics), key=lambda p: (-len(p.split()), p))
+
+
+def mentioned(text: str, topics: list[str]) -> list[str]:
+    """Topics named in ``text``, in order of appearance, a longer name hiding the shorter inside it."""
+    low = " ".join(words(text))
+    found, taken = [], []
+    for t in topics:
+        for m in re.finditer(rf"\b{re.escape(t)}\b", low):
+            if not any(s <= m.start() < e for s, e in taken):
+                taken.append((m.start(), m.end()))
+                found.append((m.start(), t))
+    return [t for _, t in sorted(found)]
+
+
+def _negated(clause: str, start: int) -> bool:
+    """A negation within the five words before position ``start`` ("rather than treating just a symptom")."""
+    before = clause[:start].split()[-5:]
+    return bool(NEGATION.search(" ".join(before)))
+
+
+def positions(i: int, text: str, context: str, topics: list[str]) -> list[Position]:
+    """The positions sentence ``i`` takes, clause by clause."""
+    out: list[Position] = []
+    # A clause without a named subject takes one from the rest of the sentence, then from its context.
+    context_topics = list(dict.fromkeys(mentioned(text, topics) + mentioned(context, topics)))
+    for clause in [c for c in CLAUSE_SPLIT.split(text) if c and c.strip()]:
+        named = mentioned(clause, topics)
+        subject = named[0] if named else (context_topics[-1] if context_topics else None)
+        out += _identity(i, clause, named, context_topics, topics)
+        if subject is None:
+            continue
+        for aspect, pos_re, neg_re, pos_val, neg_val in (
+            ("target", CAUSE, SYMPTOM, "cause", "symptoms"),
+            ("safety", SAFE, UNSAFE, "safe", "unsafe"),
+            ("efficacy", WORKS, FAILS, "works", "fails"),
+        ):
+            for rx, val, other in ((pos_re, pos_val, neg_val), (neg_re, neg_val, pos_val)):
+                m = rx.search(clause)
+                if m:
+                    value = other if _negated(clause, m.start()) else val
+                    out.append(Position(i, aspect, subject, value, m.group(0)))
+                    break
+    return _dedupe(out)
+
+
+def _identity(i: int, clause: str, named: list[str], context_topics: list[str], topics: list[str]) -> list[Position]:
+    for rx in (SAME_OF, SAME_AS, SAME_LIKE):
+        m = rx.search(clause)
+        if m:
+            obj = mentioned(m.group(1), topics)
+            subj = [t for t in named if t not in obj] or [t for t in context_topics if t not in obj]
+            if obj and subj:
+                return [Position(i, "identity", pair_key(subj[0], obj[0]), "same", _cue_through(m.group(0), obj[0]),
+                                 f"{subj[0]} is a kind of {obj[0]}")]
+    m = DENIED_DIFFERENCE.search(clause)
+    if m:
+        pool = named + [t for t in context_topics if t not in named]
+        if len(pool) >= 2:
+            return [Position(i, "identity", pair_key(pool[0], pool[1]), "same", m.group(0))]
+    m = DISTINCT.search(clause)
+    if m and not _negated(clause, m.start()):
+        pool = named if len(named) >= 2 else named + [t for t in context_topics if t not in named]
+        if len(pool) >= 2:
+            return [Position(i, "identity", pair_key(pool[0], pool[1]), "distinct", m.group(0))]
+    return []
+
+
+def _cue_through(cue: str, topic: str) -> str:
+    """The cue up to and including the topic it names: "subcategory of Acupuncture", not "… and is"."""
+    m = re.search(r"\s+".join(map(re.escape, topic.split())), cue, re.I)
+    return cue[: m.end()] if m else cue
+
+
+def pair_key(a: str, b: str) -> str:
+    return "|".join(sorted((a, b)))
+
+
+def _dedupe(ps: list[Position]) -> list[Position]:
+    seen, out = set(), []
+    for p in ps:
+        key = (p.aspect, p.subject)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarray, k: int = 5) -> list[tuple[Position, Position]]:
+    """Opposite positions on the same (aspect, subject) from different sources, each statement paired
+    with at most its ``k`` most similar opposite statements: cost ~ n·k within a group."""
+    groups: dict[tuple[str, str], list[Position]] = defaultdict(list)
+    for p in ps:
+        groups[(p.aspect, p.subject)].append(p)
+    pairs: dict[tuple[int, int, str], tuple[Position, Position]] = {}
+    for group in groups.values():
+        for p in group:
+            others = [q for q in group if source_of[q.sentence] != source_of[p.sentence] and opposite(p.value, q.value)]
+            others.sort(key=lambda q: -float(vectors[p.sentence] @ vectors[q.sentence]))
+            for q in others[:k]:
+                a, b = sorted((p, q), key=lambda x: x.sentence)
+                pairs[(a.sentence, b.sentence, a.aspect)] = (a, b)
+    return list(pairs.values())
+
+
+def explain(a: Position, b: Position) -> str:
+    """What differs, in words a reader understands: this statement's position, then the other's."""
+    def says(p: Position) -> str:
+        if p.aspect == "identity":
+            x, y = p.subject.split("|")
+            if p.value == "distinct":
+                return f"{x} and {y} are distinct practices"
+            return p.says or f"{x} and {y} are the same practice"
+        return {
+            "cause": f"{p.subject} treats the cause of the problem",
+            "symptoms": f"{p.subject} treats only the symptoms",
+            "safe": f"{p.subject} is safe",
+            "unsafe": f"{p.subject} is unsafe or risky",
+            "works": f"{p.subject} works",
+            "fails": f"{p.subject} does not work",
+        }[p.value]
+
+    return f"This source says {says(a)} (“{a.cue}”); the other says {says(b)} (“{b.cue}”)."
+
+
+def find_disagreements(sentences, contexts: list[str], titles: dict[str, str], raw: dict[str, str],
+                       vectors: np.ndarray, judge=None, k: int = 5, veto: float = 0.9) -> list:
+    """Disagreement flags over a corpus.
+
+    Args:
+        sentences: every ``Sentence`` of every source; ``contexts`` their decontextualising text.
+        titles, raw: source titles and raw file texts by source id (quotes are cut from ``raw``).
+        vectors: unit sentence vectors, one row per sentence (ranks candidates within a group).
+        judge: a pair judge (``judge_many``); a pair it calls "agrees" with probability ≥ ``veto`` is dropped.
+    Returns:
+        ``Flag``s of kind "disagreement", ``other`` set to the opposite statement.
+    """
+    from .types import Flag, Quote
+
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for s in sentences:
+        by_source[s.source_id].append(s.text)
+    topics = find_topics(by_source)
+    ps = [p for i, s in enumerate(sentences) for p in positions(i, s.text, contexts[i], topics)]
+    pairs = candidate_pairs(ps, [s.source_id for s in sentences], vectors, k)
+    if judge is not None and pairs:
+        verdicts = judge.judge_many([(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs])
+        pairs = [pr for pr, v in zip(pairs, verdicts) if (v.probabilities or {}).get("agrees", 0.0) < veto]
+    flags = []
+    for a, b in pairs:
+        sa, sb = sentences[a.sentence], sentences[b.sentence]
+        flags.append(Flag("disagreement", sa.source_id, raw[sa.source_id][sa.start:sa.end], sa.start, sa.end,
+                          explain(a, b), None,
+                          Quote(sb.source_id, raw[sb.source_id][sb.start:sb.end], sb.start, sb.end)))
+    return flags

@@ -1,0 +1,103 @@
+"""Disagreement rules: positions per sentence (tables), candidate pairing, and flags end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.conflicts import Position, candidate_pairs, find_topics, positions, subject_phrases
+
+TOPICS = ["dry needling", "foam rolling", "acupuncture", "stretching"]
+
+
+def stances(text, context=""):
+    return [(p.aspect, p.subject, p.value) for p in positions(0, text, context, TOPICS)]
+
+
+@pytest.mark.parametrize(
+    "text, context, expected",
+    [
+        pytest.param("Dry needling is a subcategory of acupuncture.", "", [("identity", "acupuncture|dry needling", "same")], id="kind-of"),
+        pytest.param("Foam rolling is just a kind of stretching.", "", [("identity", "foam rolling|stretching", "same")], id="kind-of-2"),
+        pytest.param("They have distinct purposes.", "Dry needling and acupuncture are popular.",
+                     [("identity", "acupuncture|dry needling", "distinct")], id="distinct-subject-from-context"),
+        pytest.param("Foam rolling and stretching are related but they are different practices.", "",
+                     [("identity", "foam rolling|stretching", "distinct")], id="distinct-subject-from-sentence"),
+        pytest.param("People say it is different from acupuncture, it actually is not.", "Dry needling is new.",
+                     [("identity", "acupuncture|dry needling", "same")], id="denied-difference"),
+        pytest.param("Dry needling and acupuncture are not different.", "", [], id="negated-distinct-is-no-position"),
+        pytest.param("Dry needling is a symptomatic relief technique.", "", [("target", "dry needling", "symptoms")], id="symptoms"),
+        pytest.param("Acupuncture treats pain at its root.", "", [("target", "acupuncture", "cause")], id="cause"),
+        pytest.param("Acupuncture heals the whole body rather than treating just a symptom.", "",
+                     [("target", "acupuncture", "cause"), ("efficacy", "acupuncture", "works")], id="negated-symptom"),
+        pytest.param("Discuss your specific symptoms with your practitioner.", "Acupuncture", [], id="symptoms-not-a-target"),
+        pytest.param("Acupuncture, while dry needling targets only symptoms.", "",
+                     [("target", "dry needling", "symptoms")], id="clause-subject"),
+        pytest.param("Foam rolling is dangerous for bruises.", "", [("safety", "foam rolling", "unsafe")], id="unsafe"),
+        pytest.param("Foam rolling is not safe on bruises.", "", [("safety", "foam rolling", "unsafe")], id="negated-safe"),
+        pytest.param("Foam rolling was popularised in the 1980s.", "", [], id="history-no-position"),
+    ],
+)
+def test_positions(text, context, expected):
+    assert stances(text, context) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param("Dry needling is a modern technique.", ["dry needling"], id="simple"),
+        pytest.param("Foam rolling and stretching are related.", ["foam rolling", "stretching"], id="coordinated"),
+        pytest.param("Training: While a normal therapist trains briefly.", [], id="label-then-clause"),
+        pytest.param("No, dry needling is a subcategory of acupuncture.", ["dry needling"], id="leading-no"),
+    ],
+)
+def test_subject_phrases(text, expected):
+    assert subject_phrases(text) == expected
+
+
+def test_topics_are_shared_subjects_only():
+    topics = find_topics({
+        "a": ["Foam rolling is a self-massage technique.", "Foam rolling and stretching are related."],
+        "b": ["Foam rolling is just a kind of stretching.", "Massage guns are loud."],
+    })
+    assert topics == ["foam rolling", "stretching"]
+
+
+def test_candidates_pair_only_opposite_positions_across_sources():
+    ps = [Position(0, "identity", "a|b", "distinct", "x"), Position(1, "identity", "a|b", "same", "y"),
+          Position(2, "identity", "a|b", "same", "z"), Position(3, "identity", "a|b", "distinct", "w")]
+    sources = ["s1", "s2", "s1", "s2"]
+    vectors = np.eye(4, dtype=np.float32)
+    pairs = {(a.sentence, b.sentence) for a, b in candidate_pairs(ps, sources, vectors)}
+    assert pairs == {(0, 1), (2, 3)}  # same-source and same-position pairs are never candidates
+
+
+def test_tiny_corpus_disagreement_flag(tiny):
+    flags = [f.to_dict() for f in tiny.flags() if f.kind == "disagreement"]
+    assert flags == [{
+        "kind": "disagreement", "source_id": "alpha",
+        "quote": "Foam rolling and stretching are related but they are different practices with different goals.",
+        "start": 59, "end": 153,
+        "explanation": "This source says foam rolling and stretching are distinct practices (“different”); "
+                       "the other says foam rolling is a kind of stretching (“kind of stretching”).",
+        "strength": None,
+        "other": {"source_id": "beta", "quote": "Foam rolling is just a kind of stretching, so the two are the same practice.",
+                  "start": 159, "end": 235},
+    }]
+
+
+def test_seed_known_disagreements_found_and_paraphrases_not(seeds):
+    pairs = {(f.quote[:40], f.other.quote[:40]) for f in seeds.flags() if f.kind == "disagreement"}
+    assert ("These therapeutic techniques may involve", "No, dry needling is a subcategory of Acu") in pairs
+    assert ("Dry needling focuses on stimulating a sp", "Dry needling is a symptomatic relief tec") in pairs
+    assert not any(a.startswith("It is a form of Western medicine") for a, _ in pairs)
+    assert not any("can help relieve muscle pain" in b for _, b in pairs)
+
+
+def test_answer_citing_both_sides_says_so(seeds):
+    ans = seeds.ask("Is dry needling the same as acupuncture?")
+    assert "⚠️ **The sources disagree**" in ans.answer
+    dis = [f for f in ans.flags if f.kind == "disagreement"]
+    assert dis and {dis[0].source_id, dis[0].other.source_id} == {"000_13020e898ed032bc", "001_8c0709c5b28505ee"}
+    cited = {(c.source_id, c.start) for c in ans.citations}
+    assert (dis[0].source_id, dis[0].start) in cited and (dis[0].other.source_id, dis[0].other.start) in cited
