@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m assistant ask "Is dry needling the same as acupuncture?"
+	$(PY) app.py
 
+# The browser tests drive Debian's Chromium (no browser download): installed here when missing.
 test: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(PY) -m pytest -q
 
 index: $(STAMP)

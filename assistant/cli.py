@@ -164,6 +164,57 @@ def sources_cmd(sources, index, as_json):
         click.echo(f"{name}  SKIPPED: {info['reason']}")
 
 
+@cli.command()
+@sources_opt
+@index_opt
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but 127.0.0.1/localhost requires CROSSCHECK_AUTH=user:password.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@reports_errors
+def serve(sources, index, host, port):
+    """Open the browser chat (builds or updates the index first)."""
+    from .settings import load_settings
+    from .ui import serve as run
+
+    run(load_settings(sources=sources, index=index), host=host, port=port, progress=_err)
+
+
+@cli.command()
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@json_opt
+@reports_errors
+def judge(a, b, as_json):
+    """Judge whether statement B contradicts, agrees with, or is unrelated to A: the pair judge the
+    index uses. Without A and B, reads one tab-separated pair per line from stdin."""
+    from .errors import QuestionError
+    from .judge import get_judge
+    from .settings import load_settings
+
+    if (a is None) != (b is None):
+        raise QuestionError("give two statements (A and B), or none and one tab-separated pair per line on stdin")
+    pairs, bad = ([(a, b)], 0) if a is not None else _tab_pairs(sys.stdin.read().splitlines())
+    verdicts = get_judge(load_settings().judge).judge_many(pairs) if pairs else []
+    for (x, y), v in zip(pairs, verdicts):
+        d = {"a": x, "b": y, "label": v.label, "score": v.score}
+        click.echo(json.dumps(d, ensure_ascii=False) if as_json else f"{v.label} ({v.score:.2f})")
+    sys.exit(2 if bad else 0)
+
+
+def _tab_pairs(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
+    pairs, bad = [], 0
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not all(p.strip() for p in parts):
+            _err(f"error: line {n} is not two statements separated by one tab: fix or remove it")
+            bad += 1
+            continue
+        pairs.append((parts[0].strip(), parts[1].strip()))
+    return pairs, bad
+
+
 def main() -> None:
     cli(prog_name="crosscheck")
 

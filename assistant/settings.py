@@ -18,6 +18,7 @@ for _var, _value in {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # no "Loading weights" bars on stderr
 }.items():
     os.environ.setdefault(_var, _value)
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     sources: Path = Path("sources")
     index: Path = Path("index")
     chroma_url: str | None = None
+    # `serve --host 0.0.0.0` requires a login, given as CROSSCHECK_AUTH=user:password; kept out of reprs and logs.
+    auth: str | None = Field(None, repr=False)
     # Index-shaping settings: changing any of them rebuilds the index (see ``index_fingerprint``).
     passage_chars: int = Field(700, description="soft passage size; 700 chars ≈ 160 tokens < 256-token model limit")
     max_file_bytes: int = 5_000_000

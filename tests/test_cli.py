@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["index", "ask", "chat", "flags", "sources"]
+COMMANDS = ["index", "ask", "chat", "flags", "sources", "serve", "judge"]
 
 
 def run(*args, stdin: str | None = None, cwd=ROOT):
@@ -29,7 +29,8 @@ def indexed(corpus_dir, tmp_path_factory):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
     r = run(command, "--help")
-    assert r.returncode == 0 and "Usage: crosscheck " + command in r.stdout and "--index" in r.stdout
+    assert r.returncode == 0 and "Usage: crosscheck " + command in r.stdout
+    assert ("--index" in r.stdout) == (command not in ("judge", "claim"))
 
 
 def test_top_level_help_lists_commands():
@@ -79,3 +80,12 @@ def test_sources_lists_titles(indexed):
     titles = {s["id"]: s["title"] for s in json.loads(r.stdout)["sources"]}
     assert titles == {"alpha": "Foam Rolling: A Clinic Guide", "beta": "Why Foam Rolling Beats Everything",
                       "gamma": "Foam rolling & soreness: a trial"}
+
+
+def test_judge_reads_tab_separated_pairs_and_reports_bad_lines():
+    r = run("judge", "--json", stdin="Foam rolling relieves soreness.\tFoam rolling helps with soreness.\nno tab\n")
+    assert r.returncode == 2
+    d = json.loads(r.stdout)
+    assert (d["a"], d["b"], d["label"]) == ("Foam rolling relieves soreness.", "Foam rolling helps with soreness.", "agrees")
+    assert 0.5 < d["score"] <= 1.0
+    assert r.stderr.strip() == "error: line 2 is not two statements separated by one tab: fix or remove it"

@@ -1,0 +1,658 @@
+"""The browser app: a cited chat, the article pane, flag warnings and the sources report. Rendering only.
+
+Everything shown comes from the library (``Crosscheck.ask``, ``flags``, ``sources``, ``update_index``); the
+functions at the top of this module turn those results into HTML and are pure, so tests call them directly.
+Every piece of source or user text goes through ``esc`` before it reaches the page: an article or a
+question containing ``<script>`` shows as text and runs nothing.
+
+Feedback (👍/👎 on an answer) is appended as one JSON object per line to ``feedback/feedback.jsonl`` in
+the folder that holds the sources folder (``./feedback/`` for ``./sources``; gitignored).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import quote as url_quote
+from urllib.parse import unquote as url_unquote
+
+from . import settings as _offline  # noqa: F401  (analytics and telemetry off before gradio is imported)
+from .errors import CrosscheckError, SourceError
+from .settings import Settings
+
+EXAMPLES = (
+    "Is dry needling the same as acupuncture?",
+    "Who developed dry needling?",
+    "Is acupuncture safer than dry needling?",
+)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PANE_EMPTY = '<div class="cc-pane-empty">Click a citation marker such as <b>[1]</b> to read the passage in its article.</div>'
+_CITE_PREFIX = "#cc-cite/"
+_TRAILING_MARKER = re.compile(r"\s\[(\d+)\]$")
+_HEADING_PREFIX = re.compile(r"^\*(.+?):\* ")
+# The embedding model loads once, when the first page opens (not before: the page's own assets would then
+# wait for the CPU); a question asked meanwhile waits for that load instead of starting a second one.
+_MODEL_LOCK = threading.Lock()
+_MODEL_READY = threading.Event()
+
+
+# --------------------------------------------------------------------------- pure rendering
+
+
+def esc(text) -> str:
+    """HTML-escaped text, quotes included (safe inside attributes too)."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _flat(text: str) -> str:
+    """One line: a blank line inside a chat message would end its HTML block and break the layout."""
+    return " ".join(str(text).split())
+
+
+def _safe_url(url: str | None) -> str | None:
+    return url if url and re.match(r"^https?://", url, re.IGNORECASE) else None
+
+
+def cite_href(source_id: str, start: int, end: int) -> str:
+    """The fragment a citation link carries: which span of which source to open in the pane."""
+    return f"{_CITE_PREFIX}{url_quote(source_id, safe='')}/{int(start)}/{int(end)}"
+
+
+def parse_cite_href(href: str) -> tuple[str, int, int]:
+    """Inverse of ``cite_href``; raises ValueError on anything else."""
+    sid, start, end = href.split(_CITE_PREFIX, 1)[1].split("/")
+    return url_unquote(sid), int(start), int(end)
+
+
+def cite_link(label: str, source_id: str, start: int, end: int, title: str = "") -> str:
+    return (f'<a class="cc-cite" href="{esc(cite_href(source_id, start, end))}" title="{esc(title)}">'
+            f"{esc(label)}</a>")
+
+
+def _citation_for(citations: list[dict], source_id: str, start: int, end: int) -> dict | None:
+    """The citation whose span overlaps a flag quote, so the warning can point at its [n]."""
+    for c in citations:
+        if c["source_id"] == source_id and c["start"] < end and start < c["end"]:
+            return c
+    return None
+
+
+def _quote_block(source_id: str, quote: str, start: int, end: int, titles: dict[str, str], citations: list[dict]) -> str:
+    title = titles.get(source_id, source_id)
+    c = _citation_for(citations, source_id, start, end)
+    label = f"[{c['n']}]" if c else "open"
+    return (f'<blockquote class="cc-quote"><div class="cc-quote-src">{esc(title)}</div>'
+            f"<div>“{esc(_flat(quote))}” {cite_link(label, source_id, start, end, title)}</div></blockquote>")
+
+
+def render_flag(flag: dict, titles: dict[str, str], citations: list[dict] = ()) -> str:
+    """A flag card: a disagreement shows both quotes side by side; an unsupported claim its quote and why."""
+    citations = list(citations)
+    if flag["kind"] == "disagreement" and flag.get("other"):
+        o = flag["other"]
+        return ('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>'
+                '<div class="cc-sides">'
+                + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
+                + _quote_block(o["source_id"], o["quote"], o["start"], o["end"], titles, citations)
+                + f'</div><div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
+    strength = f" ({esc(flag['strength'])})" if flag.get("strength") else ""
+    return (f'<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim{strength}</div>'
+            + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
+            + f'<div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
+
+
+def _answer_line(line: str, by_n: dict[int, dict]) -> str:
+    """One answer bullet: escaped text, the section-heading prefix in italics, its trailing [n] as a link."""
+    body = line[2:] if line.startswith("- ") else line
+    markers = []
+    while (m := _TRAILING_MARKER.search(body)) and int(m.group(1)) in by_n:
+        markers.insert(0, by_n[int(m.group(1))])
+        body = body[: m.start()]
+    prefix = ""
+    if h := _HEADING_PREFIX.match(body):
+        prefix, body = f"<em>{esc(h.group(1))}:</em> ", body[h.end():]
+    links = " ".join(cite_link(f"[{c['n']}]", c["source_id"], c["start"], c["end"], c["title"]) for c in markers)
+    return f"<li>{prefix}{esc(_flat(body))} {links}</li>"
+
+
+def render_answer(answer: dict, titles: dict[str, str]) -> str:
+    """A chat message for an Answer dict: the cited points, then a card per flag; an abstention plainly.
+
+    The answer's own "⚠️" warning lines are replaced by the richer cards built from ``answer["flags"]``.
+    """
+    if answer.get("abstained"):
+        return ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
+                f"{esc(_flat(answer['answer']))}</div>")
+    by_n = {c["n"]: c for c in answer.get("citations") or []}
+    lines = [l for l in answer["answer"].splitlines() if l.strip()]
+    points = [_answer_line(l, by_n) for l in lines if not l.startswith("⚠️")]
+    loose = [f'<div class="cc-flag">{esc(_flat(l))}</div>' for l in lines if l.startswith("⚠️")] if not answer.get("flags") else []
+    cards = [render_flag(f, titles, list(by_n.values())) for f in answer.get("flags") or []]
+    return ('<div class="cc-answer"><ul class="cc-points">' + "".join(points) + "</ul>"
+            + "".join(cards + loose) + "</div>")
+
+
+_MD_PUNCT = r"\\`*_{}\[\]()#+\-.!|~$"
+
+
+def render_question(question: str) -> str:
+    """The user's turn as shown in the chat: Markdown- and HTML-escaped, so every character shows as typed."""
+    return esc(re.sub(f"([{_MD_PUNCT}])", r"\\\1", question))
+
+
+def question_text(rendered: str) -> str:
+    """Inverse of ``render_question``: the question as the user typed it."""
+    return re.sub(f"\\\\([{_MD_PUNCT}])", r"\1", html.unescape(rendered))
+
+
+def render_passage(raw: str, source: dict, start: int, end: int) -> str:
+    """The side pane: the whole article text with the cited span in <mark>, under its title and link."""
+    url = _safe_url(source.get("url"))
+    link = (f'<a class="cc-src-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(url)}</a>'
+            if url else "")
+    meta = f'{esc(source.get("id", ""))} · characters {start}–{end}'
+    return (f'<div class="cc-article"><h3 class="cc-article-title">{esc(source.get("title", ""))}</h3>{link}'
+            f'<div class="cc-article-meta">{meta}</div>'
+            f'<div class="cc-article-text">{esc(raw[:start])}<mark class="cc-mark">{esc(raw[start:end])}</mark>'
+            f"{esc(raw[end:])}</div></div>")
+
+
+def render_sources(infos: list[dict], flags: list[dict], skipped: dict[str, dict]) -> str:
+    """The Sources tab: one row per article with its claim and disagreement counts, its flags, and skipped files."""
+    titles = {i["id"]: i["title"] for i in infos}
+    rows = []
+    for i in infos:
+        url = _safe_url(i.get("url"))
+        name = (f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(i["title"])}</a>'
+                if url else esc(i["title"]))
+        dis = ", ".join(f"{n} with {esc(titles.get(o, o))}" for o, n in sorted(i["disagreements"].items())) or "none"
+        own = [f for f in flags if f["source_id"] == i["id"] or (f.get("other") or {}).get("source_id") == i["id"]]
+        details = (f'<details><summary>{len(own)} flag{"s" if len(own) != 1 else ""}</summary>'
+                   + "".join(render_flag(f, titles) for f in own) + "</details>") if own else "no flags"
+        rows.append(f'<tr data-source="{esc(i["id"])}"><td><div class="cc-src-title">{name}</div>'
+                    f'<div class="cc-src-id">{esc(Path(i.get("path") or i["id"]).name)}</div></td>'
+                    f'<td class="cc-num">{i["passages"]}</td><td class="cc-num">{i["efficacy_claims"]}</td>'
+                    f'<td class="cc-num">{i["unsupported_claims"]}</td><td>{dis}</td><td>{details}</td></tr>')
+    for name, info in sorted(skipped.items()):
+        rows.append(f'<tr class="cc-skipped"><td><div class="cc-src-title">{esc(name)}</div></td>'
+                    f'<td colspan="5">skipped: {esc(info.get("reason", ""))}</td></tr>')
+    if not rows:
+        return '<div class="cc-pane-empty">No sources yet: add .txt, .md or .html articles below.</div>'
+    return ('<table class="cc-sources"><thead><tr><th>Article</th><th>Passages</th><th>Efficacy claims</th>'
+            '<th>Unsupported</th><th>Disagreements</th><th>Flags</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")
+
+
+def conversation_markdown(answers: list[dict]) -> str:
+    """A conversation as Markdown: each question, its answer, its citations with exact quotes, its flags."""
+    out = ["# Crosscheck conversation", ""]
+    for k, a in enumerate(answers, 1):
+        out += [f"## {k}. {_flat(a['question'])}", "", a["answer"], ""]
+        if a.get("citations"):
+            out += ["Citations:", ""]
+            for c in a["citations"]:
+                out += [f"- [{c['n']}] {c['title']} ({c['source_id']}, characters {c['start']}–{c['end']}): “{_flat(c['quote'])}”"]
+            out.append("")
+        for f in a.get("flags") or []:
+            if f["kind"] == "disagreement" and f.get("other"):
+                o = f["other"]
+                out.append(f"- ⚠️ Disagreement: {f['source_id']} “{_flat(f['quote'])}” vs {o['source_id']} “{_flat(o['quote'])}” — {f['explanation']}")
+            else:
+                out.append(f"- ⚠️ Unsupported claim ({f.get('strength') or 'claim'}) in {f['source_id']}: “{_flat(f['quote'])}” — {f['explanation']}")
+        if a.get("flags"):
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message in either Gradio shape: a string, or a list of content blocks."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    return " ".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type", "text") == "text")
+
+
+def questions_from_history(history: list[dict]) -> list[str]:
+    """Earlier questions of a chat, as the user typed them (the chat shows them escaped)."""
+    return [question_text(message_text(m)) for m in history or [] if m.get("role") == "user"]
+
+
+def feedback_path(settings: Settings) -> Path:
+    """Where 👍/👎 feedback is appended: ``feedback/feedback.jsonl`` next to the sources folder."""
+    return Path(settings.sources).resolve().parent / "feedback" / "feedback.jsonl"
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def check_upload(path: Path, sources_dir: Path, max_bytes: int) -> tuple[Path, bool]:
+    """Decide where an uploaded file goes: ``(target, already_there)``.
+
+    Raises:
+        SourceError: the file is not a usable article (type, size, encoding, empty), or a different
+            file with its name or source id is already in the sources folder.
+    """
+    from .sources import SUFFIXES, load_document, source_id
+
+    name = path.name
+    if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
+        raise SourceError(f"{name} is not a .txt, .md or .html file: only those article formats can be added")
+    doc = load_document(path, max_bytes)
+    target = Path(sources_dir) / name
+    if target.exists():
+        if target.read_bytes() == path.read_bytes():
+            return target, True
+        raise SourceError(f"a different {name} is already in the sources: rename your file to add it as a new source")
+    clash = [p.name for p in Path(sources_dir).iterdir() if p.is_file() and source_id(p) == doc.source.id and p.suffix.lower() in SUFFIXES]
+    if clash:
+        raise SourceError(f"{name} would have the source id {doc.source.id!r} of {clash[0]}: rename your file")
+    return target, False
+
+
+def add_file(path: Path, target: Path) -> None:
+    """Copy an accepted upload into the sources folder without ever replacing a file that appeared meanwhile."""
+    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
+    shutil.copyfile(path, tmp)
+    try:
+        os.link(tmp, target)  # fails if target exists: never overwrites
+    except FileExistsError as exc:
+        raise SourceError(f"{target.name} appeared in the sources while uploading: try again") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the app
+
+CSS = """
+.cc-answer ul.cc-points { margin: 0 0 .4em 1.1em; padding: 0; }
+.cc-answer li { margin: .2em 0; }
+a.cc-cite { font-weight: 600; text-decoration: none; padding: 0 .15em; border-radius: 4px;
+            background: rgba(37, 99, 235, .12); color: #1d4ed8 !important; cursor: pointer; white-space: nowrap; }
+a.cc-cite:hover { background: rgba(37, 99, 235, .25); }
+.cc-abstained { border-left: 4px solid #9ca3af; padding: .3em .6em; background: rgba(156, 163, 175, .12); }
+.cc-flag { margin: .6em 0 .2em; padding: .5em .7em; border-radius: 6px; }
+.cc-disagreement { border: 1px solid #f59e0b; border-left-width: 5px; background: rgba(245, 158, 11, .10); }
+.cc-unsupported { border: 1px solid #dc2626; border-left-width: 5px; background: rgba(220, 38, 38, .08); }
+.cc-flag-head { font-weight: 700; margin-bottom: .3em; }
+.cc-sides { display: flex; gap: .6em; flex-wrap: wrap; }
+.cc-sides > .cc-quote { flex: 1 1 12em; }
+.cc-quote { margin: .2em 0 !important; padding: .3em .6em !important; border-left: 3px solid rgba(0, 0, 0, .2) !important;
+            background: rgba(255, 255, 255, .5); border-radius: 4px; }
+.cc-quote-src { font-size: .85em; font-weight: 600; opacity: .8; }
+.cc-why { font-size: .9em; margin-top: .3em; }
+.cc-pane-empty { opacity: .7; padding: 1em; }
+.cc-article-title { margin: 0 0 .2em; }
+.cc-article-meta { font-size: .85em; opacity: .7; margin: .2em 0 .6em; }
+.cc-article-text { white-space: pre-wrap; font-size: .92em; line-height: 1.45; max-height: 70vh; overflow-y: auto;
+                   border: 1px solid rgba(0, 0, 0, .1); border-radius: 6px; padding: .6em; }
+mark.cc-mark { background: #fde047; color: inherit; padding: 0 .1em; }
+table.cc-sources { width: 100%; border-collapse: collapse; }
+table.cc-sources th, table.cc-sources td { text-align: left; vertical-align: top; padding: .4em;
+                                          border: none !important; border-bottom: 1px solid rgba(0,0,0,.1) !important; }
+table.cc-sources a { padding: 0 !important; }
+.cc-num { text-align: right !important; }
+.cc-src-id { font-size: .8em; opacity: .7; }
+tr.cc-skipped td { color: #b91c1c; }
+"""
+
+# Runs once in the pane: a click on any citation link (in the chat or in a flag) asks the server for the
+# article, puts it in the pane and scrolls its text box (not the page) to the highlighted passage.
+PANE_JS = """
+const reveal = () => {
+  const box = element.querySelector('.cc-article-text');
+  const mark = element.querySelector('mark.cc-mark');
+  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
+};
+const open = (ev) => {
+  const a = ev.target && ev.target.closest ? ev.target.closest('a.cc-cite, a[href*="#cc-cite/"]') : null;
+  if (!a) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  server.passage(a.getAttribute('href') || '').then((html) => {
+    // A flag link in the Sources tab opens the pane on the Chat tab.
+    const chatTab = [...document.querySelectorAll('button[role="tab"]')].find((t) => t.textContent.trim() === 'Chat');
+    if (element.offsetParent === null && chatTab) chatTab.click();
+    props.value = html;
+    requestAnimationFrame(() => requestAnimationFrame(reveal));
+  });
+};
+if (window.__ccCite) document.removeEventListener('click', window.__ccCite, true);
+window.__ccCite = open;
+document.addEventListener('click', open, true);
+"""
+
+
+class _Holder:
+    """The open Crosscheck, replaced after a re-index; opened on first use when built from Settings."""
+
+    def __init__(self, factory: Callable[[], object]):
+        self._factory = factory
+        self._cc = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._cc is None:
+                self._cc = self._factory()
+            return self._cc
+
+    def set(self, cc) -> None:
+        with self._lock:
+            self._cc = cc
+
+
+def _titles(cc) -> dict[str, str]:
+    return {sid: s.title for sid, s in cc.corpus.sources.items()}
+
+
+def _sources_html(cc) -> str:
+    return render_sources([i.to_dict() for i in cc.sources()], [f.to_dict() for f in cc.flags()],
+                          cc.corpus.manifest.get("skipped") or {})
+
+
+class _Handlers:
+    """The app's event handlers: each calls the library and returns what the page shows."""
+
+    def __init__(self, holder: _Holder):
+        self.holder = holder
+        self.feedback_lock = threading.Lock()
+        self.export_dir = Path(tempfile.mkdtemp(prefix="crosscheck-export-"))
+
+    def ask(self, question: str) -> dict:
+        """Answer one question from the sources: the Answer JSON (answer, citations, flags)."""
+        import gradio as gr
+
+        load_model()
+        try:
+            return self.holder.get().ask(question).to_dict()
+        except CrosscheckError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def chat(self, message: str, history: list[dict], answers: list[dict]):
+        """One chat turn: (cleared textbox, history with the new turn, answers so far, this Answer dict)."""
+        import gradio as gr
+
+        cc = self.holder.get()
+        load_model()
+        try:
+            ans = cc.ask(message, history=questions_from_history(history)).to_dict()
+        except CrosscheckError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        history = list(history or []) + [
+            {"role": "user", "content": render_question(message)},
+            {"role": "assistant", "content": render_answer(ans, _titles(cc))},
+        ]
+        return "", history, list(answers or []) + [ans], ans
+
+    def from_example(self, data, history: list[dict], answers: list[dict]):
+        _, history, answers, _ans = self.chat(data.value["text"], history, answers)
+        return history, answers
+
+    def export(self, answers: list[dict]):
+        import gradio as gr
+
+        if not answers:
+            return gr.update(value=None, interactive=False)
+        path = self.export_dir / uuid.uuid4().hex / "crosscheck-conversation.md"
+        path.parent.mkdir(parents=True)
+        path.write_text(conversation_markdown(answers), encoding="utf-8")
+        return gr.update(value=str(path), interactive=True)
+
+    def like(self, answers: list[dict], data) -> None:
+        """Append 👍/👎 with the whole answer to the feedback file (assistant messages are every second one)."""
+        import gradio as gr
+
+        turn = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
+        if not answers or turn >= len(answers):
+            return
+        rating = {True: "up", False: "down"}.get(data.liked, str(data.liked))
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rating": rating, "answer": answers[turn]}
+        path = feedback_path(self.holder.get().settings)
+        with self.feedback_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        gr.Info(f"Feedback saved to {path}", duration=3)
+
+    def passage(self, href) -> str:
+        """The pane for a clicked citation link (its ``#cc-cite/...`` href; gradio may wrap it in a list)."""
+        cc = self.holder.get()
+        try:
+            source_id, start, end = parse_cite_href(href[0] if isinstance(href, list) else str(href))
+        except (ValueError, IndexError):
+            return '<div class="cc-pane-empty">That is not a citation link.</div>'
+        raw = cc.corpus.raw.get(source_id)
+        if raw is None or not 0 <= start < end <= len(raw):
+            return '<div class="cc-pane-empty">That passage is no longer in the index: ask again.</div>'
+        src = cc.corpus.sources[source_id]
+        return render_passage(raw, {"id": source_id, "title": src.title, "url": src.url}, start, end)
+
+    def sources(self) -> str:
+        return _sources_html(self.holder.get())
+
+    def add_sources(self, files: list[str] | None):
+        """Validate each upload (bad ones are warned about and skipped), copy the good ones, re-index."""
+        import gradio as gr
+
+        s = self.holder.get().settings
+        log: list[str] = []
+        for f in files or []:
+            p = Path(f)
+            try:
+                target, there = check_upload(p, s.sources, s.max_file_bytes)
+                if not there:
+                    add_file(p, target)
+                log.append(f"{p.name}: {'already in the sources, unchanged' if there else 'added'}")
+            except (CrosscheckError, OSError) as exc:
+                reason = str(exc) if isinstance(exc, CrosscheckError) else f"{p.name}: {exc.strerror or exc}"
+                gr.Warning(f"Not added: {reason}")
+                log.append(f"rejected: {reason}")
+        yield from self.reindex(log)
+
+    def reindex(self, log: list[str] | None = None):
+        """Re-index in a thread, streaming its progress lines; then answer from the new index."""
+        import gradio as gr
+
+        log = [*(log or []), "re-indexing…"]
+        lines: queue.Queue = queue.Queue()
+        outcome: dict = {}
+        threading.Thread(target=_reindex_into, args=(self.holder.get().settings, lines, outcome), daemon=True).start()
+        yield "\n".join(log), gr.skip(), gr.skip()
+        while (line := lines.get()) is not None:
+            log.append(line)
+            yield "\n".join(log), gr.skip(), gr.skip()
+        if "error" in outcome:
+            exc = outcome["error"]
+            msg = str(exc) if isinstance(exc, CrosscheckError) else f"indexing failed: {exc!r}"
+            gr.Warning(msg)
+            yield "\n".join(log + [f"error: {msg}"]), gr.skip(), gr.skip()
+            return
+        self.holder.set(outcome["cc"])
+        log += [f"skipped: {r}" for r in outcome["report"].skipped.values()] + [outcome["report"].summary()]
+        yield "\n".join(log), _sources_html(outcome["cc"]), None
+
+
+def _reindex_into(settings: Settings, lines: queue.Queue, outcome: dict) -> None:
+    """Update the index, then open it; progress lines go to ``lines`` (None last). The old index keeps answering."""
+    from .core import Crosscheck
+    from .indexer import update_index
+
+    try:
+        outcome["report"] = update_index(settings, lines.put)
+        outcome["cc"] = Crosscheck.open(settings=settings, update=False)
+    except Exception as exc:  # reported in the page; never a traceback
+        outcome["error"] = exc
+    finally:
+        lines.put(None)
+
+
+def build_app(cc_factory: Callable[[], object] | Settings, examples: Iterable[str] = EXAMPLES):
+    """The Gradio Blocks app over a Crosscheck: pass a zero-argument factory or Settings.
+
+    Endpoints: ``/ask`` (question -> Answer dict) and ``/chat`` (message, history -> "", history, Answer dict).
+    Launch it with ``launch`` (theme, CSS and privacy settings are launch options in Gradio 6).
+    """
+    import gradio as gr
+
+    if isinstance(cc_factory, Settings):
+        settings = cc_factory
+
+        def cc_factory():
+            from .core import Crosscheck
+
+            return Crosscheck.open(settings=settings, update=False)
+
+    holder = _Holder(cc_factory)
+    h = _Handlers(holder)
+    # This module defers annotations (they are strings): gradio finds event-data parameters by their real types.
+    _Handlers.from_example.__annotations__["data"] = gr.SelectData
+    _Handlers.like.__annotations__["data"] = gr.LikeData
+    private = {"api_visibility": "private"}
+
+    def passage(href) -> str:  # a plain function: gradio marks server functions with an attribute
+        return h.passage(href)
+
+    with gr.Blocks(title="Crosscheck", analytics_enabled=False) as demo:
+        answers = gr.State([])
+        gr.Markdown("## Crosscheck\nAnswers from your articles, with the exact passages and warnings where they "
+                    "disagree or claim a treatment works without evidence.")
+        with gr.Tab("Chat"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="Conversation", elem_id="cc-chat", height=620, latex_delimiters=[],
+                        sanitize_html=True, allow_tags=False, buttons=["copy"],
+                        examples=[{"text": q} for q in examples],
+                        placeholder="Ask about your sources. Every point cites the passage it comes from.",
+                    )
+                    msg = gr.Textbox(placeholder="Ask a question about the sources…", show_label=False,
+                                     elem_id="cc-question", autofocus=True, submit_btn=True)
+                    with gr.Row():
+                        download = gr.DownloadButton("Export conversation (Markdown)", value=None,
+                                                     interactive=False, size="sm", elem_id="cc-export")
+                        clear = gr.Button("New conversation", size="sm")
+                    last = gr.JSON(label="Last answer (JSON)", visible=False)
+                with gr.Column(scale=2):
+                    pane = gr.HTML(PANE_EMPTY, elem_id="cc-pane", js_on_load=PANE_JS, server_functions=[passage],
+                                   container=True, padding=True)
+        with gr.Tab("Sources") as sources_tab:
+            table = gr.HTML("", elem_id="cc-sources")
+            limit = holder.get().settings.max_file_bytes / 1e6
+            upload = gr.File(label=f"Add articles (.txt, .md, .html; up to {limit:g} MB each)", file_count="multiple",
+                             file_types=[".txt", ".md", ".html", ".htm"], type="filepath", elem_id="cc-upload")
+            with gr.Row():
+                add_btn = gr.Button("Add and re-index", variant="primary", elem_id="cc-add")
+                reindex_btn = gr.Button("Re-index the sources folder", elem_id="cc-reindex")
+            status = gr.Textbox(label="Indexing", lines=6, max_lines=12, interactive=False, elem_id="cc-status")
+
+        gr.api(h.ask, api_name="ask")
+        msg.submit(h.chat, [msg, chatbot, answers], [msg, chatbot, answers, last], api_name="chat").then(
+            h.export, [answers], [download], **private)
+        chatbot.example_select(h.from_example, [chatbot, answers], [chatbot, answers], **private).then(
+            h.export, [answers], [download], **private)
+        chatbot.like(h.like, [answers], None, **private)
+        clear.click(lambda: ([], [], PANE_EMPTY, gr.update(value=None, interactive=False)), None,
+                    [chatbot, answers, pane, download], **private)
+        demo.load(load_model, None, None, **private)
+        sources_tab.select(h.sources, None, [table], **private)
+        add_btn.click(h.add_sources, [upload], [status, table, upload], concurrency_id="index", **private)
+        reindex_btn.click(h.reindex, None, [status, table, upload], concurrency_id="index", **private)
+    demo.crosscheck = holder  # lets tests and scripts reach the open Crosscheck
+    return demo
+
+
+def _theme():
+    import gradio as gr
+
+    # Plain font names only: a GoogleFont would make every page load fetch fonts.googleapis.com.
+    return gr.themes.Default(
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """``user:pass`` -> (user, pass), or None when unset; raises CrosscheckError when malformed."""
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise CrosscheckError("CROSSCHECK_AUTH must look like user:password (both non-empty)")
+    return user, password
+
+
+def check_exposure(host: str, auth: str | None) -> tuple[str, str] | None:
+    """The credentials to require; refuses to listen beyond this machine without them."""
+    creds = parse_auth(auth)
+    if host not in LOOPBACK and creds is None:
+        raise CrosscheckError(
+            f"refusing to serve on {host} without a login: anyone on the network could read your sources. "
+            "Set CROSSCHECK_AUTH=user:password, or leave --host at 127.0.0.1"
+        )
+    return creds
+
+
+def launch(demo, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+           max_file_bytes: int = 5_000_000, prevent_thread_lock: bool = False, quiet: bool = False):
+    """Start the Gradio server: private (no share link, no analytics, local fonts) and login-protected off loopback."""
+    creds = check_exposure(host, auth)
+    demo.queue(default_concurrency_limit=2)
+    try:
+        return demo.launch(
+            server_name=host, server_port=port, auth=creds, share=False, prevent_thread_lock=prevent_thread_lock,
+            max_file_size=max_file_bytes, theme=_theme(), css=CSS, ssr_mode=False, mcp_server=False, pwa=False,
+            footer_links=["api"], quiet=quiet, show_error=False,
+        )
+    except OSError as exc:
+        raise CrosscheckError(f"cannot listen on {host}:{port} ({exc}): pass another --port") from exc
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+          progress: Callable[[str], None] = lambda _m: None, prevent_thread_lock: bool = False):
+    """Build or update the index, then serve the app at http://host:port until interrupted.
+
+    Raises:
+        CrosscheckError: listening beyond loopback without credentials, a bad index or sources folder, a busy port.
+    """
+    from .core import Crosscheck
+
+    auth = auth if auth is not None else settings.auth
+    check_exposure(host, auth)  # refuse before spending time on the index
+    cc = Crosscheck.open(settings=settings, progress=progress)
+    demo = build_app(lambda: cc)
+    launch(demo, host=host, port=port, auth=auth, max_file_bytes=settings.max_file_bytes, prevent_thread_lock=True,
+           quiet=True)
+    login = " (login required: CROSSCHECK_AUTH)" if parse_auth(auth) else ""
+    progress(f"Crosscheck is at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}{login}")
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return demo
+
+
+def load_model() -> None:
+    """Load the embedding model once; a failure is left for the question itself to report properly."""
+    if _MODEL_READY.is_set():
+        return
+    with _MODEL_LOCK:
+        if _MODEL_READY.is_set():
+            return
+        try:
+            from .embed import get_embedder
+
+            get_embedder().embed_one("warm up")
+        except Exception:
+            pass
+        finally:
+            _MODEL_READY.set()

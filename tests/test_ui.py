@@ -1,0 +1,457 @@
+"""The browser app: pure rendering functions, the real Gradio server through gradio_client, and headless
+Chromium through Playwright (ask, open a citation, see the passage highlighted and the flag warning)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from assistant import ui
+from assistant.errors import CrosscheckError, SourceError
+from assistant.types import Flag, Quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+browser_test = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
+]
+
+PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
+HOSTILE = (
+    "Kettlebell Notes\n\n"
+    'A kettlebell swing trains the hip hinge <img src=x onerror="window.__pwned=1"> with a heavy cast iron bell.\n\n'
+    "The kettlebell <script>window.__pwned=1</script> handle should be gripped loosely.\n"
+)
+DISAGREE_A = ("beta", "Foam rolling is just a kind of stretching, so the two are the same practice.")
+DISAGREE_B = ("alpha", "Foam rolling and stretching are related but they are different practices with different goals.")
+UNSUPPORTED = ("beta", "Research shows that foam rolling is much better than stretching for recovery.")
+
+
+def _span(cc, source_id: str, text: str) -> tuple[int, int]:
+    start = cc.corpus.raw[source_id].index(text)
+    return start, start + len(text)
+
+
+def _expected_flags(cc) -> list[Flag]:
+    """The flags a careful reader finds in the tiny corpus (beta vs alpha; beta's "research shows")."""
+    (sa, ea), (sb, eb), (su, eu) = _span(cc, *DISAGREE_A), _span(cc, *DISAGREE_B), _span(cc, *UNSUPPORTED)
+    return [
+        Flag("disagreement", "beta", DISAGREE_A[1], sa, ea, "One says foam rolling and stretching are the same practice, "
+             "the other that they are different practices.", None, Quote("alpha", DISAGREE_B[1], sb, eb)),
+        Flag("unsupported_claim", "beta", UNSUPPORTED[1], su, eu, "A comparative efficacy claim with only a vague appeal "
+             "to research, no study named.", "strong"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def ui_cc(tmp_path_factory):
+    """Crosscheck over a copy of the tiny corpus plus one article full of markup that must never run.
+
+    The flag detectors (issues 3 and 4) may not be in this tree yet; when they are missing, the flags the
+    tiny corpus should raise are added to the loaded corpus so every flag rendering path is still exercised.
+    """
+    from assistant import Crosscheck
+
+    base = tmp_path_factory.mktemp("ui")
+    sources = shutil.copytree(DATA / "corpus", base / "sources")
+    (sources / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
+    cc = Crosscheck.open(sources, base / "index")
+    kinds = {f.kind for f in cc.flags()}
+    for f in _expected_flags(cc):
+        if f.kind not in kinds:
+            cc.corpus.flags.append(f)
+    return cc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(ui_cc):
+    """The real app on a free loopback port; yields (url, demo)."""
+    demo = ui.build_app(lambda: ui_cc)
+    port = _free_port()
+    ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/", demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[0], verbose=False)
+
+
+# --------------------------------------------------------------------------- pure rendering
+
+
+@pytest.mark.parametrize("source_id", [
+    pytest.param("alpha", id="plain"),
+    pytest.param("001_8c0709c5b28505ee", id="seed-id"),
+    pytest.param("a b/c#d%é", id="needs-quoting"),
+])
+def test_cite_href_round_trips(source_id):
+    href = ui.cite_href(source_id, 12, 40)
+    assert href.startswith("#cc-cite/") and " " not in href and "#" not in href[1:]
+    assert ui.parse_cite_href(href) == (source_id, 12, 40)
+
+
+def test_render_passage_marks_the_span_and_escapes_everything():
+    raw = 'Intro <b>bold</b>\nThe cited <img src=x onerror="x()"> part. Rest & more.'
+    start = raw.index("The cited")
+    end = raw.index(" Rest")
+    out = ui.render_passage(raw, {"id": "s1", "title": "T <i>", "url": "javascript:alert(1)"}, start, end)
+    assert out == (
+        '<div class="cc-article"><h3 class="cc-article-title">T &lt;i&gt;</h3>'
+        '<div class="cc-article-meta">s1 · characters 18–59</div>'
+        '<div class="cc-article-text">Intro &lt;b&gt;bold&lt;/b&gt;\n<mark class="cc-mark">The cited &lt;img src=x '
+        'onerror=&quot;x()&quot;&gt; part.</mark> Rest &amp; more.</div></div>'
+    )
+
+
+def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
+    f = _expected_flags(ui_cc)[1].to_dict()
+    start, end = f["start"], f["end"]
+    assert ui.render_flag(f, {"beta": "Why Foam Rolling Beats Everything"}) == (
+        '<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim (strong)</div>'
+        '<blockquote class="cc-quote"><div class="cc-quote-src">Why Foam Rolling Beats Everything</div>'
+        f'<div>“{UNSUPPORTED[1]}” <a class="cc-cite" href="#cc-cite/beta/{start}/{end}" '
+        'title="Why Foam Rolling Beats Everything">open</a></div></blockquote>'
+        '<div class="cc-why">A comparative efficacy claim with only a vague appeal to research, no study named.</div></div>'
+    )
+
+
+def test_render_flag_disagreement_shows_both_sides_with_their_citations(ui_cc):
+    f = _expected_flags(ui_cc)[0].to_dict()
+    titles = {sid: s.title for sid, s in ui_cc.corpus.sources.items()}
+    cites = [{"n": 2, "source_id": "alpha", "start": f["other"]["start"], "end": f["other"]["end"]}]
+    out = ui.render_flag(f, titles, cites)
+    left, right = out.split('<div class="cc-sides">')[1].split("</blockquote>")[:2]
+    assert out.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>')
+    assert "Why Foam Rolling Beats Everything" in left and f"“{DISAGREE_A[1]}”" in left and ">open</a>" in left
+    assert "Foam Rolling: A Clinic Guide" in right and f"“{DISAGREE_B[1]}”" in right and ">[2]</a>" in right
+    assert out.endswith(f'<div class="cc-why">{f["explanation"]}</div></div>')
+
+
+def test_render_answer_links_markers_and_never_passes_markup_through():
+    ans = {
+        "question": PAYLOAD, "abstained": False, "flags": [],
+        "answer": f"- *Risks <b>:* It is {PAYLOAD} [1]\n- Plain [2] text [2]",
+        "citations": [{"n": 1, "source_id": "x", "title": "<T>", "quote": "q", "start": 0, "end": 5},
+                      {"n": 2, "source_id": "y", "title": "U", "quote": "q", "start": 3, "end": 9}],
+    }
+    out = ui.render_answer(ans, {})
+    assert out == (
+        '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is &lt;script&gt;window.__pwned=1'
+        '&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
+        '<a class="cc-cite" href="#cc-cite/x/0/5" title="&lt;T&gt;">[1]</a></li>'
+        '<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul></div>'
+    )
+    assert ui.render_question(PAYLOAD).count("<") == 0
+
+
+def test_render_answer_abstention_is_plain():
+    out = ui.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
+                            "citations": [], "flags": []}, {})
+    assert out == ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
+                   "The sources don&#x27;t cover this question.</div>")
+
+
+def test_answer_with_flags_renders_cards_instead_of_warning_lines(ui_cc):
+    ans = ui_cc.ask("Is foam rolling the same as stretching?").to_dict()
+    assert any(f["kind"] == "disagreement" for f in ans["flags"]), ans
+    out = ui.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()})
+    assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(ans["flags"])
+    assert '<div class="cc-flag cc-disagreement">' in out
+
+
+def test_sources_report_lists_counts_flags_and_skips(ui_cc):
+    infos = [i.to_dict() for i in ui_cc.sources()]
+    out = ui.render_sources(infos, [f.to_dict() for f in ui_cc.flags()], {"bad.txt": {"reason": "bad.txt is <empty>"}})
+    beta = out.split('<tr data-source="beta">')[1].split("</tr>")[0]
+    info = next(i for i in infos if i["id"] == "beta")
+    assert f'<td class="cc-num">{info["efficacy_claims"]}</td><td class="cc-num">{info["unsupported_claims"]}</td>' in beta
+    assert " with Foam Rolling: A Clinic Guide" in beta and "<summary>" in beta
+    assert '<tr class="cc-skipped"><td><div class="cc-src-title">bad.txt</div></td><td colspan="5">skipped: bad.txt is &lt;empty&gt;</td></tr>' in out
+
+
+def test_conversation_markdown_has_citations_and_flags(ui_cc):
+    f = _expected_flags(ui_cc)[1].to_dict()
+    ans = {"question": "Q?", "answer": "- A. [1]", "abstained": False, "flags": [f],
+           "citations": [{"n": 1, "source_id": "beta", "title": "T", "quote": "A.\nB", "start": 1, "end": 5}]}
+    assert ui.conversation_markdown([ans]) == (
+        "# Crosscheck conversation\n\n## 1. Q?\n\n- A. [1]\n\nCitations:\n\n"
+        "- [1] T (beta, characters 1–5): “A. B”\n\n"
+        f"- ⚠️ Unsupported claim (strong) in beta: “{UNSUPPORTED[1]}” — {f['explanation']}\n"
+    )
+
+
+@pytest.mark.parametrize("history,expected", [
+    pytest.param([], [], id="empty"),
+    pytest.param([{"role": "user", "content": "Who &lt;b&gt;?"}, {"role": "assistant", "content": "<div>x</div>"}],
+                 ["Who <b>?"], id="string-content"),
+    pytest.param([{"role": "user", "content": [{"type": "text", "text": "What is it?"}]}], ["What is it?"], id="blocks"),
+])
+def test_questions_from_history(history, expected):
+    assert ui.questions_from_history(history) == expected
+
+
+def _upload(tmp_path: Path, name: str, data: bytes) -> Path:
+    p = tmp_path / "upload" / name
+    p.parent.mkdir(exist_ok=True)
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize("name,data,message", [
+    pytest.param("notes.pdf", b"%PDF-1.4", "notes.pdf is not a .txt, .md or .html file", id="wrong-type"),
+    pytest.param("big.txt", b"Words here. " * 20, "big.txt is 0.0 MB, over the 0.0 MB limit", id="too-large"),
+    pytest.param("bin.txt", b"abc\x00def", "bin.txt looks binary", id="binary"),
+    pytest.param("latin.txt", "Café au lait.".encode("latin-1"), "latin.txt is not UTF-8", id="not-utf8"),
+    pytest.param("empty.md", b"   \n", "empty.md has no text to index", id="empty"),
+    pytest.param("alpha.txt", b"Another text about rolling.", "a different alpha.txt is already in the sources", id="name-taken"),
+    pytest.param("alpha.md", b"Another text about rolling.", "alpha.md would have the source id 'alpha' of alpha.txt", id="id-taken"),
+])
+def test_check_upload_rejects_with_a_reason(tmp_path, name, data, message):
+    sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
+    with pytest.raises(SourceError) as exc:
+        ui.check_upload(_upload(tmp_path, name, data), sources, max_bytes=200)
+    assert str(exc.value).startswith(message)
+
+
+def test_check_upload_accepts_new_and_identical_files(tmp_path):
+    sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
+    new = _upload(tmp_path, "delta.md", b"# Delta\n\nFoam rollers come in many densities.\n")
+    assert ui.check_upload(new, sources, 10_000) == (sources / "delta.md", False)
+    same = _upload(tmp_path, "alpha.txt", (DATA / "corpus" / "alpha.txt").read_bytes())
+    assert ui.check_upload(same, sources, 10_000) == (sources / "alpha.txt", True)
+    ui.add_file(new, sources / "delta.md")
+    assert (sources / "delta.md").read_bytes() == new.read_bytes()
+    with pytest.raises(SourceError, match="appeared in the sources"):
+        ui.add_file(new, sources / "delta.md")
+    assert sorted(p.name for p in sources.iterdir()) == ["alpha.txt", "beta.md", "delta.md", "gamma.html"]
+
+
+@pytest.mark.parametrize("host,auth,expected", [
+    pytest.param("127.0.0.1", None, None, id="loopback-open"),
+    pytest.param("localhost", "u:p", ("u", "p"), id="loopback-login"),
+    pytest.param("0.0.0.0", "ann:s3:cret", ("ann", "s3:cret"), id="lan-login"),
+])
+def test_check_exposure(host, auth, expected):
+    assert ui.check_exposure(host, auth) == expected
+
+
+@pytest.mark.parametrize("host,auth,message", [
+    pytest.param("0.0.0.0", None, "refusing to serve on 0.0.0.0 without a login", id="lan-open"),
+    pytest.param("0.0.0.0", "nopassword", "CROSSCHECK_AUTH must look like user:password", id="malformed"),
+    pytest.param("127.0.0.1", "user:", "CROSSCHECK_AUTH must look like user:password", id="empty-password"),
+])
+def test_check_exposure_refuses(host, auth, message):
+    with pytest.raises(CrosscheckError) as exc:
+        ui.check_exposure(host, auth)
+    assert str(exc.value).startswith(message)
+
+
+def test_serve_refuses_lan_without_credentials(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "CROSSCHECK_AUTH"}
+    r = subprocess.run([sys.executable, str(ROOT / "app.py"), "--host", "0.0.0.0", "--sources", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("error: refusing to serve on 0.0.0.0 without a login: anyone on the network could read your "
+                        "sources. Set CROSSCHECK_AUTH=user:password, or leave --host at 127.0.0.1\n")
+
+
+def test_serve_has_help():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "assistant", "serve", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "Usage: crosscheck serve" in r.stdout
+    help_text = " ".join(r.stdout.split())
+    assert "--host TEXT" in help_text and "[default: 127.0.0.1]" in help_text and "[default: 7860;" in help_text
+
+
+# --------------------------------------------------------------------------- the real server, through gradio_client
+
+
+def test_api_ask_returns_the_answer_json(client, ui_cc):
+    q = "Who popularised foam rolling?"
+    got = client.predict(q, api_name="/ask")
+    assert got == ui_cc.ask(q).to_dict()
+    assert "It was popularised by sports coaches in the 1980s." in [c["quote"] for c in got["citations"]]
+    for c in got["citations"]:
+        path = ui_cc.corpus.sources[c["source_id"]].path
+        assert open(path, encoding="utf-8").read()[c["start"]:c["end"]] == c["quote"]
+
+
+def test_api_ask_reports_bad_questions(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="the question is empty"):
+        client.predict("   ", api_name="/ask")
+
+
+def test_api_chat_follows_up(client, ui_cc):
+    first = "What is foam rolling?"
+    _, history, ans1 = client.predict(first, [], api_name="/chat")
+    assert ans1 == ui_cc.ask(first).to_dict()
+    cleared, history, ans2 = client.predict("Who popularised it?", history, api_name="/chat")
+    assert cleared == "" and len(history) == 4
+    assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    assert ans2 == ui_cc.ask("Who popularised it?", history=[first]).to_dict()
+    assert ans2["standalone_question"] == "Who popularised foam rolling?"
+    assert ui.message_text(history[3]) == ui.render_answer(ans2, {s: x.title for s, x in ui_cc.corpus.sources.items()})
+
+
+# --------------------------------------------------------------------------- headless Chromium
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the app that records every URL it requests."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+    pg = context.new_page()
+    pg.requested = []
+    pg.on("request", lambda r: pg.requested.append(r.url))
+    pg.on("websocket", lambda ws: pg.requested.append(ws.url))
+    pg.goto(server[0])
+    pg.wait_for_selector("#cc-question textarea")
+    yield pg
+    context.close()
+
+
+def _ask(pg, question: str, turn: int = 1):
+    pg.fill("#cc-question textarea", question)
+    pg.press("#cc-question textarea", "Enter")
+    pg.wait_for_function("n => document.querySelectorAll('#cc-chat .cc-answer').length >= n", arg=turn, timeout=60_000)
+    return pg.locator("#cc-chat .cc-answer").nth(turn - 1)
+
+
+def _shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+@pytest.mark.browser
+def test_browser_answer_citation_passage_and_flag(page, ui_cc):
+    q = "Is foam rolling the same as stretching?"
+    expected = ui_cc.ask(q).to_dict()
+    answer = _ask(page, q)
+    first = expected["citations"][0]
+    answer.locator("a.cc-cite").first.click()
+    page.wait_for_selector("#cc-pane mark.cc-mark")
+    assert page.inner_text("#cc-pane mark.cc-mark") == first["quote"]
+    assert page.inner_text("#cc-pane .cc-article-title") == first["title"]
+    from playwright.sync_api import expect
+
+    expect(page.locator("#cc-pane mark.cc-mark")).to_be_in_viewport()
+    flag = answer.locator(".cc-flag.cc-disagreement")
+    assert flag.is_visible()
+    sides = flag.locator(".cc-quote")
+    assert sides.count() == 2
+    assert {sides.nth(0).locator(".cc-quote-src").inner_text(), sides.nth(1).locator(".cc-quote-src").inner_text()} == {
+        "Why Foam Rolling Beats Everything", "Foam Rolling: A Clinic Guide"}
+    # The other side of the disagreement opens in the pane too.
+    other = next(f["other"]["quote"] for f in expected["flags"] if f["kind"] == "disagreement")
+    sides.nth(1).locator("a.cc-cite").click()
+    page.wait_for_function("t => document.querySelector('#cc-pane mark.cc-mark').textContent === t", arg=other)
+    _shot(page, "chat-citation-flag.png")
+    hosts = {urlparse(u).hostname for u in page.requested}
+    assert hosts <= {"127.0.0.1", "localhost"}, sorted(u for u in page.requested if urlparse(u).hostname not in ("127.0.0.1", "localhost"))
+
+
+@pytest.mark.browser
+def test_browser_examples_feedback_and_export(page, ui_cc):
+    examples = page.locator("#cc-chat").get_by_text(ui.EXAMPLES[1], exact=True)
+    assert examples.is_visible()
+    examples.click()
+    page.wait_for_selector("#cc-chat .cc-answer")
+    page.locator("#cc-chat button[aria-label='Like']").first.click()
+    feedback = ui.feedback_path(ui_cc.settings)
+    page.wait_for_function("() => document.body.innerText.includes('Feedback saved')")
+    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["rating"] == "up" and record["answer"] == ui_cc.ask(ui.EXAMPLES[1]).to_dict()
+    with page.expect_download() as dl:
+        page.click("#cc-export")
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert text == ui.conversation_markdown([ui_cc.ask(ui.EXAMPLES[1]).to_dict()])
+
+
+@pytest.mark.browser
+def test_browser_markup_in_sources_and_questions_stays_text(page, ui_cc):
+    q = f"What does a kettlebell swing train? {PAYLOAD}"
+    answer = _ask(page, q)
+    assert page.locator("#cc-chat").get_by_text(PAYLOAD).first.is_visible()
+    link = answer.locator("a.cc-cite[href*='hostile']").first
+    link.click()
+    page.wait_for_selector("#cc-pane mark.cc-mark")
+    pane = page.inner_text("#cc-pane .cc-article-text")
+    assert '<img src=x onerror="window.__pwned=1">' in pane and "<script>window.__pwned=1</script>" in pane
+    assert page.locator("#cc-pane img, #cc-pane script, #cc-chat .cc-answer img, #cc-chat .cc-answer script").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__pwned") is None
+    _shot(page, "safe-rendering.png")
+
+
+@pytest.mark.browser
+def test_browser_sources_tab_upload_and_reindex(page, server, tmp_path):
+    """Last on purpose: it re-indexes the server's corpus."""
+    sources = Path(server[1].crosscheck.get().settings.sources)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources.iterdir()}
+    page.get_by_role("tab", name="Sources").click()
+    page.wait_for_selector("#cc-sources table.cc-sources")
+    assert page.locator("#cc-sources tr[data-source]").count() == 4
+    beta = page.locator("#cc-sources tr[data-source='beta']")
+    beta.locator("summary").click()
+    quote = beta.locator(".cc-flag .cc-quote").first
+    shown = quote.locator("div").nth(1).inner_text().split("“", 1)[1].rsplit("”", 1)[0]
+    quote.locator("a.cc-cite").click()  # a flag's quote opens in the Chat tab's pane
+    page.wait_for_selector("#cc-pane mark.cc-mark")
+    assert " ".join(page.inner_text("#cc-pane mark.cc-mark").split()) == shown
+    page.get_by_role("tab", name="Sources").click()
+    bad = _upload(tmp_path, "broken.txt", b"\x00\x01binary")
+    clash = _upload(tmp_path, "alpha.txt", b"A different alpha.")
+    good = _upload(tmp_path, "delta.md", b"# Foam Roller Densities\n\nFoam rollers come in soft, medium and firm densities.\n")
+    page.set_input_files("#cc-upload input[type=file]", [str(bad), str(clash), str(good)])
+    page.wait_for_selector("#cc-upload td[aria-label='delta.md']")
+    page.click("#cc-add")
+    page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('index:')", timeout=120_000)
+    status = page.input_value("#cc-status textarea")
+    assert "rejected: broken.txt looks binary" in status
+    assert "rejected: a different alpha.txt is already in the sources" in status
+    assert "delta.md: added" in status and "1 added" in status
+    assert page.get_by_text("Not added: broken.txt looks binary").first.is_visible()
+    page.wait_for_selector("#cc-sources tr[data-source='delta']")
+    assert "Foam Roller Densities" in page.inner_text("#cc-sources tr[data-source='delta']")
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources.iterdir()}
+    assert {k: v for k, v in after.items() if k != "delta.md"} == before
+    _shot(page, "sources-tab.png")
