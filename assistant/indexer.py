@@ -278,26 +278,51 @@ def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, di
     progress(f"indexing {len(docs)} source(s): {n_pass} passages, {n_sent} sentences")
     embedder = get_embedder()
     entries = {}
-    for doc, seg, version in docs:
-        sid, title = doc.source.id, doc.source.title
-        p_vecs = embedder.embed([passage_embedding_text(p, title) for p in seg.passages])
-        s_vecs = embedder.embed([sentence_embedding_text(s) for s in seg.sentences])
-        meta = lambda x, kind: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
-        vs.add("passage", [f"{p.id}@{version}" for p in seg.passages], p_vecs, [meta(p, "passage") for p in seg.passages])
-        vs.add("sentence", [f"{s.id}@{version}" for s in seg.sentences], s_vecs, [meta(s, "sentence") for s in seg.sentences])
-        claims = _claims(seg)
-        records = {
-            "source": doc.source.to_dict(),
-            "passages": [p.to_dict() for p in seg.passages],
-            "sentences": [s.to_dict() for s in seg.sentences],
-            "claims": claims,
-        }
-        rel = store.write_records(folder, sid, version, records)
-        entries[sid] = {
-            "sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
-            "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences),
-        }
+    for group in _batches(docs, max_texts=1024):
+        # One embedding call per group: sentence-transformers sorts a call's texts by length, so
+        # mixing short sentences and long passages of many sources wastes no padding.
+        texts = [passage_embedding_text(p, d.source.title) for d, seg, _ in group for p in seg.passages]
+        texts += [sentence_embedding_text(x) for _, seg, _ in group for x in seg.sentences]
+        vectors = embedder.embed(texts)
+        n_p = sum(len(seg.passages) for _, seg, _ in group)
+        p_vecs, s_vecs = vectors[:n_p], vectors[n_p:]
+        for doc, seg, version in group:
+            k_p, k_s = len(seg.passages), len(seg.sentences)
+            entries[doc.source.id] = _store_source(folder, vs, doc, seg, version, p_vecs[:k_p], s_vecs[:k_s])
+            p_vecs, s_vecs = p_vecs[k_p:], s_vecs[k_s:]
+        if len(docs) > len(group):
+            progress(f"indexed {len(entries)} of {len(docs)} sources")
     return entries
+
+
+def _batches(docs: list, max_texts: int) -> list[list]:
+    """Consecutive groups of documents with at most ``max_texts`` passages + sentences each (at least one doc)."""
+    groups, cur, n = [], [], 0
+    for d in docs:
+        size = len(d[1].passages) + len(d[1].sentences)
+        if cur and n + size > max_texts:
+            groups.append(cur)
+            cur, n = [], 0
+        cur.append(d)
+        n += size
+    return groups + ([cur] if cur else [])
+
+
+def _store_source(folder, vs, doc, seg, version, p_vecs, s_vecs) -> dict:
+    """Write one source version's vectors and records; returns its manifest entry."""
+    sid, title = doc.source.id, doc.source.title
+    meta = lambda x, kind: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
+    vs.add("passage", [f"{p.id}@{version}" for p in seg.passages], p_vecs, [meta(p, "passage") for p in seg.passages])
+    vs.add("sentence", [f"{s.id}@{version}" for s in seg.sentences], s_vecs, [meta(s, "sentence") for s in seg.sentences])
+    records = {
+        "source": doc.source.to_dict(),
+        "passages": [p.to_dict() for p in seg.passages],
+        "sentences": [s.to_dict() for s in seg.sentences],
+        "claims": _claims(seg),
+    }
+    rel = store.write_records(folder, sid, version, records)
+    return {"sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
+            "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences)}
 
 
 def _claims(seg) -> list[dict]:

@@ -106,8 +106,8 @@ def contradiction_thresholds(y: np.ndarray, probs: np.ndarray) -> list[str]:
     for t in (0.5, 0.6, 0.7, 0.8):
         flagged = (probs.argmax(axis=1) == 0) & (probs[:, 0] >= t)
         tp = int((flagged & (y == 0)).sum())
-        p = tp / flagged.sum() if flagged.sum() else float("nan")
-        rows.append(f"    p(contradicts) >= {t}: precision {p:.3f} recall {tp / (y == 0).sum():.3f} ({int(flagged.sum())} flagged)")
+        p = f"{tp / flagged.sum():.3f}" if flagged.sum() else "n/a"
+        rows.append(f"    p(contradicts) >= {t}: precision {p} recall {tp / (y == 0).sum():.3f} ({int(flagged.sum())} flagged)")
     return rows
 
 
