@@ -180,6 +180,26 @@ def serve(sources, index, host, port):
 
 
 @cli.command()
+@click.argument("sentence", required=False)
+@json_opt
+@reports_errors
+def claim(sentence, as_json):
+    """Analyse SENTENCE on its own: is it an efficacy claim, how strong, what evidence does it give?
+    Without SENTENCE, reads one sentence per line from stdin. The same analysis the index uses."""
+    from .claims import analyse_many
+
+    sentences = [sentence] if sentence is not None else [l.strip() for l in sys.stdin.read().splitlines() if l.strip()]
+    for c in analyse_many(sentences):
+        if as_json:
+            click.echo(json.dumps(c.to_dict(), ensure_ascii=False))
+        elif c.efficacy_claim:
+            verdict = "UNSUPPORTED" if c.unsupported else "supported"
+            click.echo(f"{verdict} {c.strength or ''} efficacy claim; evidence: {', '.join(c.evidence) or 'none'}\n  {c.explanation}")
+        else:
+            click.echo("not an efficacy claim")
+
+
+@cli.command()
 @click.argument("a", required=False)
 @click.argument("b", required=False)
 @json_opt

@@ -79,6 +79,43 @@ class Embedder:
         return self.embed([text])[0]
 
 
+class AdaptedEncoder:
+    """A private copy of the packaged MiniLM with low-rank (LoRA) weight deltas merged in, giving
+    mean-pooled token states: what a classifier fine-tuned on top of the embedder reads. The shared
+    embedder is untouched."""
+
+    def __init__(self, deltas: list[tuple[str, np.ndarray, np.ndarray]], scale: float, max_tokens: int):
+        import copy
+
+        import torch
+
+        st = get_embedder().model
+        self.bert = copy.deepcopy(st[0].auto_model).eval()
+        self.tokenizer = st.tokenizer
+        self.max_tokens = max_tokens
+        with torch.no_grad():
+            for name, a, b in deltas:
+                A = torch.from_numpy(a.astype(np.float32))
+                B = torch.from_numpy(b.astype(np.float32))
+                self.bert.get_submodule(name).weight += scale * (B @ A)
+
+    def pooled(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Mean-pooled last hidden states, one row per text (batches of similar length pad less)."""
+        import torch
+
+        out = np.zeros((len(texts), self.bert.config.hidden_size), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+        with torch.no_grad():
+            for k in range(0, len(order), batch_size):
+                idx = order[k:k + batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                     max_length=self.max_tokens, return_tensors="pt")
+                hidden = self.bert(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                out[idx] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy()
+        return out
+
+
 @functools.cache
 def get_embedder() -> Embedder:
     """The process-wide embedder, loaded once on first use (~6 s for the imports and weights)."""

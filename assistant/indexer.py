@@ -332,7 +332,8 @@ def _claims(seg) -> list[dict]:
     except ImportError:
         return []
     sents = list(seg.sentences)
-    contexts = [sentence_context(sents, i) for i in range(len(sents))]
+    # "heading\nprevious sentences": the claims module reads the heading and the last sentence apart.
+    contexts = [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
     return [c.to_dict() for c in analyse_many([s.text for s in sents], contexts)]
 
 

@@ -151,7 +151,8 @@ def sentence_embedding_text(sentence: Sentence) -> str:
     return sentence.text
 
 
-def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, window: int = 2) -> str:
+def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, window: int = 2,
+                     with_heading: bool = True) -> str:
     """Heading and up to ``window`` preceding sentences: what "this technique" refers to.
 
     Within the section when it has a heading; a section whose heading was lost also looks back
@@ -160,7 +161,7 @@ def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, w
     s = sentences[i]
     prev = [p.text for p in sentences[max(0, i - window):i]
             if p.source_id == s.source_id and (p.heading == s.heading or s.heading is None)]
-    return " ".join(([s.heading] if s.heading else []) + prev)
+    return " ".join(([s.heading] if s.heading and with_heading else []) + prev)
 
 
 def block_of(doc: Document, raw_start: int) -> Block | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["index", "ask", "chat", "flags", "sources", "serve", "judge"]
+COMMANDS = ["index", "ask", "chat", "flags", "sources", "serve", "claim", "judge"]
 
 
 def run(*args, stdin: str | None = None, cwd=ROOT):
@@ -89,3 +89,12 @@ def test_judge_reads_tab_separated_pairs_and_reports_bad_lines():
     assert (d["a"], d["b"], d["label"]) == ("Foam rolling relieves soreness.", "Foam rolling helps with soreness.", "agrees")
     assert 0.5 < d["score"] <= 1.0
     assert r.stderr.strip() == "error: line 2 is not two statements separated by one tab: fix or remove it"
+
+
+def test_claim_reads_one_sentence_per_line():
+    r = run("claim", "--json", stdin="Research proves that foam rolling is much safer than stretching.\nFoam rolling uses a foam cylinder.\n")
+    first, second = [json.loads(l) for l in r.stdout.splitlines()]
+    assert r.returncode == 0, r.stderr
+    assert (first["efficacy_claim"], first["strength"], first["unsupported"]) == (True, "strong", True)
+    assert (second["efficacy_claim"], second["unsupported"]) == (False, False)
+    assert set(first) >= {"sentence", "efficacy_claim", "strength", "evidence", "unsupported"}
