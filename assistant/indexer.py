@@ -121,34 +121,47 @@ def update_index(settings: Settings, progress: Progress = lambda _m: None, rebui
     folder = settings.index
     store._writable(folder)
     with _lock(folder, progress):
-        report = IndexReport()
-        manifest = _start(settings, folder, report, progress, rebuild)
-        vs = _open_store(settings, folder, manifest, report, progress)
-        if vs is None:  # the vector store was unreadable and has been wiped
-            manifest = _fresh_manifest(settings)
-            vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-        _collect_leftovers(folder, vs, manifest)
-        todo, live = _plan(settings, files, manifest, report)
-        for sid in live:
-            report.unchanged.append(sid)
-        new_entries = _index_sources(settings, folder, vs, todo, progress, report) if todo else {}
-        for sid, entry in new_entries.items():
-            (report.updated if sid in manifest.sources else report.added).append(sid)
-        # A source whose file is now unreadable is removed too: its old quotes would not match the file.
-        report.removed = sorted(set(manifest.sources) - set(live) - set(new_entries))
-        old_sources = dict(manifest.sources)
-        manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
-        manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
-        manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        _analyse_corpus(settings, folder, vs, manifest, progress, changed=bool(new_entries or report.removed))
-        store.write_manifest(folder, manifest)
-        for sid in list(new_entries):
-            vs.delete_other_versions(sid, new_entries[sid]["version"])
-        for sid in report.removed:
-            vs.delete_version(sid)
-        _remove_stale_records(folder, manifest)
-        store.journal_clear(folder)
+        try:
+            report = _update_locked(settings, files, folder, progress, rebuild)
+        except Exception as exc:
+            # Out of space anywhere (SQLite, chromadb, our JSON files) is the disk, not a damaged index:
+            # the manifest still names the previous, intact versions.
+            if store.is_disk_full(exc):
+                raise store.disk_full_error(folder) from exc
+            raise
     report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _update_locked(settings: Settings, files: list[Path], folder: Path, progress: Progress, rebuild: bool) -> IndexReport:
+    """The build itself, run while holding the index lock: new versions first, manifest swap, then cleanup."""
+    report = IndexReport()
+    manifest = _start(settings, folder, report, progress, rebuild)
+    vs = _open_store(settings, folder, manifest, report, progress)
+    if vs is None:  # the vector store was unreadable and has been wiped
+        manifest = _fresh_manifest(settings)
+        vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
+    _collect_leftovers(folder, vs, manifest)
+    todo, live = _plan(settings, files, manifest, report)
+    for sid in live:
+        report.unchanged.append(sid)
+    new_entries = _index_sources(settings, folder, vs, todo, progress, report) if todo else {}
+    for sid, entry in new_entries.items():
+        (report.updated if sid in manifest.sources else report.added).append(sid)
+    # A source whose file is now unreadable is removed too: its old quotes would not match the file.
+    report.removed = sorted(set(manifest.sources) - set(live) - set(new_entries))
+    old_sources = dict(manifest.sources)
+    manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
+    manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
+    manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    _analyse_corpus(settings, folder, vs, manifest, progress, changed=bool(new_entries or report.removed))
+    store.write_manifest(folder, manifest)
+    for sid in list(new_entries):
+        vs.delete_other_versions(sid, new_entries[sid]["version"])
+    for sid in report.removed:
+        vs.delete_version(sid)
+    _remove_stale_records(folder, manifest)
+    store.journal_clear(folder)
     return report
 
 
@@ -205,6 +218,8 @@ def _open_store(settings, folder, manifest, report, progress) -> store.VectorSto
             raise
         problem = str(exc)
     except Exception as exc:  # chromadb raises many types for damaged files
+        if store.is_disk_full(exc):
+            raise store.disk_full_error(folder) from exc
         problem = f"the vector store in {folder} is damaged ({type(exc).__name__}: {exc}); rebuilding from sources"
         if settings.chroma_url:
             raise IndexError_(problem) from exc

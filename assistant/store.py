@@ -8,6 +8,7 @@ in a journal and removed by the next build.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -38,6 +39,23 @@ def _write_json_atomic(path: Path, data) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error (ours, SQLite's or chromadb's) means the disk has no space left."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(folder: Path) -> IndexError_:
+    return IndexError_(f"no space left on the disk holding the index folder {folder}: free some space (or pass another "
+                       "--index) and run the command again; the existing index was left as it was")
 
 
 def _writable(folder: Path) -> None:
@@ -214,6 +232,8 @@ def _client(folder: Path, chroma_url: str | None):
     try:
         return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
     except Exception as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(folder) from exc
         raise StaleIndexError(f"the vector store in {folder / 'chroma'} cannot be opened ({exc}); it will be rebuilt from sources") from exc
 
 

@@ -608,7 +608,7 @@ def launch(demo, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None 
            max_file_bytes: int = 5_000_000, prevent_thread_lock: bool = False, quiet: bool = False):
     """Start the Gradio server: private (no share link, no analytics, local fonts) and login-protected off loopback."""
     creds = check_exposure(host, auth)
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(default_concurrency_limit=2, max_size=64)  # 2 answers at a time (2 cores); at most 64 waiting
     try:
         return demo.launch(
             server_name=host, server_port=port, auth=creds, share=False, prevent_thread_lock=prevent_thread_lock,
