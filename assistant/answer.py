@@ -8,7 +8,7 @@ import numpy as np
 
 from .retrieve import ScoredSentence
 from .segment import needs_context
-from .types import Answer, Citation, Flag, Quote, Sentence, Source
+from .types import Answer, Citation, Flag, Sentence, Source
 
 
 
@@ -147,8 +147,3 @@ def touching(flags: list[Flag], spans: list[tuple[str, int, int]]) -> list[Flag]
 def abstained(question: str, reason: Abstention, standalone: str | None = None) -> Answer:
     return Answer(question, reason.message, True, (), (), standalone)
 
-
-def verify_quote(raw: str, quote: str | Quote, start: int, end: int) -> bool:
-    """Provenance check: the quote is exactly the raw text at its offsets."""
-    text = quote.quote if isinstance(quote, Quote) else quote
-    return 0 <= start < end <= len(raw) and raw[start:end] == text

@@ -214,8 +214,8 @@ class Crosscheck:
         with self._lock:
             s_vec = self.store.vectors("sentence", s_ids)
             p_vec = self.store.vectors("passage", p_ids)
-        kw = dict(c.sentence_keywords.top(query, len(c.sentences)))
-        kw_max = max(kw.values(), default=1.0) or 1.0
+        kw = c.sentence_keywords.scores(query)
+        kw_max = float(kw.max(initial=0.0)) or 1.0
         vectors: dict[int, np.ndarray] = {}
         cos_s, cos_p, kws = [], [], []
         for i, sid in zip(idx, s_ids):
@@ -224,7 +224,7 @@ class Crosscheck:
             vectors[i] = v if v is not None else np.zeros_like(qv)
             cos_s.append(float(vectors[i] @ qv))
             cos_p.append(float(pv @ qv) if pv is not None else 0.0)
-            kws.append(kw.get(i, 0.0) / kw_max)
+            kws.append(float(kw[i]) / kw_max)
         scores = sentence_scores(np.array(cos_s), np.array(cos_p), np.array(kws))
         # A question in the source ("Is acupuncture painful?") restates, never answers: not a candidate.
         cands = [ScoredSentence(i, cs, cp, kk, float(sc)) for i, cs, cp, kk, sc in zip(idx, cos_s, cos_p, kws, scores)

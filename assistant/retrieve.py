@@ -34,13 +34,18 @@ class KeywordIndex:
         self.bm25.index(corpus, show_progress=False)
         self.vocab = set(self.bm25.vocab_dict)
 
-    def top(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Indexes and scores of the best ``k`` texts with a positive score."""
+    def scores(self, text: str) -> np.ndarray:
+        """BM25 score of every text for ``text`` (zeros when no query word is in the vocabulary)."""
         q = [t for t in tokens(text) if t in self.vocab]
         if not q or not self.n:
-            return []
-        scores = self.bm25.get_scores(q)
-        order = np.argsort(-scores)[:k]
+            return np.zeros(self.n, dtype=np.float32)
+        return self.bm25.get_scores(q)
+
+    def top(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Indexes and scores of the best ``k`` texts with a positive score."""
+        scores = self.scores(text)
+        order = np.argpartition(-scores, min(k, self.n) - 1)[:k] if 0 < k < self.n else np.arange(self.n)
+        order = order[np.argsort(-scores[order])]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
 
 

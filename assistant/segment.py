@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .sources import Block, Document
+from .sources import Document
 from .types import Passage, Sentence
 
 # Words whose trailing period does not end a sentence ("Dr. Lewit", "e.g. pain", "et al. found").
@@ -163,11 +163,3 @@ def sentence_context(sentences: tuple[Sentence, ...] | list[Sentence], i: int, w
             if p.source_id == s.source_id and (p.heading == s.heading or s.heading is None)]
     return " ".join(([s.heading] if s.heading and with_heading else []) + prev)
 
-
-def block_of(doc: Document, raw_start: int) -> Block | None:
-    """The block containing raw offset ``raw_start`` (for tests and diagnostics)."""
-    for b in doc.blocks:
-        lo, hi = b.raw_span(0, len(b.text))
-        if lo <= raw_start < hi:
-            return b
-    return None
