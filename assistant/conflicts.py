@@ -250,8 +250,11 @@ def find_disagreements(sentences, contexts: list[str], titles: dict[str, str], r
     ps = [p for i, s in enumerate(sentences) for p in positions(i, s.text, contexts[i], topics)]
     pairs = candidate_pairs(ps, [s.source_id for s in sentences], vectors, k)
     if judge is not None and pairs:
-        verdicts = judge.judge_many([(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs])
-        pairs = [pr for pr, v in zip(pairs, verdicts) if (v.probabilities or {}).get("agrees", 0.0) < veto]
+        # Each distinct pair of wordings is judged once: the same sentence often recurs across articles.
+        texts = [(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs]
+        unique = list(dict.fromkeys(texts))
+        verdict = dict(zip(unique, judge.judge_many(unique)))
+        pairs = [pr for pr, t in zip(pairs, texts) if (verdict[t].probabilities or {}).get("agrees", 0.0) < veto]
     flags = []
     for a, b in pairs:
         sa, sb = sentences[a.sentence], sentences[b.sentence]
