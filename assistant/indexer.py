@@ -77,6 +77,8 @@ def is_current(settings: Settings) -> bool:
         return False
     if manifest is None or manifest.get("fingerprint") != fingerprint(settings):
         return False
+    if manifest.get("judge") != settings.judge:
+        return False
     try:
         files = list_source_files(settings.sources)
     except SourceError:
@@ -119,7 +121,7 @@ def update_index(settings: Settings, progress: Progress = lambda _m: None, rebui
     t0 = time.perf_counter()
     files = list_source_files(settings.sources)
     folder = settings.index
-    store._writable(folder)
+    store.ensure_writable(folder)
     with _lock(folder, progress):
         try:
             report = _update_locked(settings, files, folder, progress, rebuild)
@@ -154,7 +156,8 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
     manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
     manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _analyse_corpus(settings, folder, vs, manifest, progress, changed=bool(new_entries or report.removed))
+    changed = bool(new_entries or report.removed) or manifest.get("judge") != settings.judge
+    _analyse_corpus(settings, folder, vs, manifest, progress, changed=changed)
     store.write_manifest(folder, manifest)
     for sid in list(new_entries):
         vs.delete_other_versions(sid, new_entries[sid]["version"])
@@ -360,6 +363,7 @@ def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> 
     from .judge import get_judge
     from .types import Sentence
 
+    manifest["judge"] = settings.judge
     sentences, titles, raw = [], {}, {}
     for sid, meta in sorted(manifest.sources.items()):
         rec = store.read_records(folder, meta["records"])

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     passage_chars: int = Field(700, description="soft passage size; 700 chars ≈ 160 tokens < 256-token model limit")
     max_file_bytes: int = 5_000_000
     # The pair judge for disagreements: None = the built-in trained cross-encoder; or a path to any
-    # sentence-transformers CrossEncoder NLI model folder.
+    # sentence-transformers CrossEncoder NLI model folder. Changing it re-runs only the disagreement pass.
     judge: str | None = None
     # Question-time knobs: changing them never touches the index.
     max_question_chars: int = 2_000
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     def index_fingerprint(self) -> dict:
         """The settings that shape what is stored; a change in any of them forces a rebuild."""
-        return {"passage_chars": self.passage_chars, "judge": self.judge}
+        return {"passage_chars": self.passage_chars}
 
     def fingerprint_hash(self) -> str:
         blob = json.dumps(self.index_fingerprint(), sort_keys=True).encode()

@@ -58,7 +58,7 @@ def disk_full_error(folder: Path) -> IndexError_:
                        "--index) and run the command again; the existing index was left as it was")
 
 
-def _writable(folder: Path) -> None:
+def ensure_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{uuid.uuid4().hex}"
@@ -228,7 +228,7 @@ def _client(folder: Path, chroma_url: str | None):
                 f"cannot reach the chromadb server at {chroma_url} ({exc}): start it with "
                 "`chroma run --path DIR --host 127.0.0.1 --port PORT` or unset CROSSCHECK_CHROMA_URL"
             ) from exc
-    _writable(folder)
+    ensure_writable(folder)
     try:
         return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
     except Exception as exc:

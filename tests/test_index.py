@@ -104,6 +104,19 @@ def test_changed_setting_rebuilds(folders):
     assert sorted(report.added) == ["alpha", "beta", "gamma"]
 
 
+def test_changed_judge_reruns_only_the_disagreement_pass(folders):
+    from assistant.indexer import is_current
+    from assistant.judge import BUILTIN_DIR
+
+    src, idx = folders
+    update_index(load_settings(sources=src, index=idx))
+    other = load_settings(sources=src, index=idx, judge=str(BUILTIN_DIR))
+    assert not is_current(other)
+    report = update_index(other)
+    assert (report.rebuilt_because, report.added, sorted(report.unchanged)) == (None, [], ["alpha", "beta", "gamma"])
+    assert store.read_manifest(idx)["judge"] == str(BUILTIN_DIR) and is_current(other)
+
+
 def test_older_format_is_rebuilt_with_a_message(folders):
     src, idx = folders
     s = load_settings(sources=src, index=idx)
