@@ -324,10 +324,45 @@ def analyse_many(sentences: list[str], contexts: list[str] | None = None, *, mod
     contexts = list(contexts) if contexts is not None else [""] * len(sentences)
     if len(contexts) != len(sentences):
         raise ValueError(f"got {len(sentences)} sentences but {len(contexts)} contexts; pass one context per sentence")
-    probs = get_classifier().probs(list(sentences)) if mode != "lexicon" else None
-    return [
-        _decide(s, c, None if probs is None else probs[i], mode) for i, (s, c) in enumerate(zip(sentences, contexts))
-    ]
+    sentences = list(sentences)
+    if mode == "classifier":
+        probs = list(get_classifier().probs(sentences))
+    elif mode == "combined":
+        probs = _combined_probs(sentences)
+    else:
+        probs = [None] * len(sentences)
+    return [_decide(s, c, probs[i], mode) for i, (s, c) in enumerate(zip(sentences, contexts))]
+
+
+def _combined_probs(sentences: list[str]) -> list[np.ndarray | None]:
+    """The classifier's probabilities where they can change the outcome of ``_decide``; None elsewhere.
+
+    The fine-tuned encoder is most of the cost of indexing claims, and most sentences do not need it:
+    a question, advice or purpose is never a claim; a cue word with a hedge word is a hedged claim
+    whatever the model says; and without a cue, a claim needs mean P(causal) >= CLASSIFIER_CLAIM_MIN,
+    which the encoder's half (at most 1) cannot reach when the n-gram half is below 2 * MIN - 1.
+    The result equals running the encoder on every sentence; each distinct text is encoded once.
+    """
+    clf = get_classifier()
+    out: list[np.ndarray | None] = [None] * len(sentences)
+    if not sentences:
+        return out
+    ngram = clf.ngram_probs(sentences)
+    need = []
+    for i, sentence in enumerate(sentences):
+        body = _body(sentence)
+        if _not_a_claim(sentence, body):
+            continue
+        if claim_cues(body):
+            if not _HEDGE.search(body):
+                need.append(i)  # strength: the model may call it hedged
+        elif not any(w in _NEGATORS for w in tokens(body)) and ngram[i, 1] + ngram[i, 2] >= 2 * CLASSIFIER_CLAIM_MIN - 1 - 1e-6:
+            need.append(i)
+    texts = list(dict.fromkeys(sentences[i] for i in need))
+    lora = dict(zip(texts, clf.lora_probs(texts))) if texts else {}
+    for i in need:
+        out[i] = (ngram[i] + lora[sentences[i]]) / 2
+    return out
 
 
 def _decide(sentence: str, context: str, p: np.ndarray | None, mode: str) -> Claim:

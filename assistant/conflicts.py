@@ -85,26 +85,43 @@ def subject_phrases(text: str) -> list[str]:
     return [p for p in m.groups() if p and not all(w in STOPWORDS for w in p.split())]
 
 
-def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2) -> list[str]:
-    """Subjects several sources write about: phrases in subject position ("Dry needling is…") or
-    named as what something is a kind of ("a kind of stretching"), found in at least ``min_sources``
-    sources; longest first, so "dry needling" is matched before "needling"."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for sid, texts in texts_by_source.items():
-        for t in texts:
-            for p in subject_phrases(t):
-                found[p].add(sid)
-            for m in SAME_OF.finditer(t):
-                found[" ".join(words(m.group(1))[:2])].add(sid)
-    everywhere = " \n".join(" ".join(words(t)) for ts in texts_by_source.values() for t in ts)
-    topics = []
-    for p, sids in found.items():
-        if p in GENERIC_NOUNS or any(w in STOPWORDS or w in GENERIC_NOUNS for w in p.split()):
-            continue
-        users = {sid for sid, ts in texts_by_source.items() if re.search(rf"\b{re.escape(p)}\b", " ".join(" ".join(words(t)) for t in ts))}
-        if len(users) >= min_sources and everywhere.count(p) >= 2:
-            topics.append(p)
+def topic_candidates(text: str) -> list[str]:
+    """Phrases ``text`` proposes as topics: its subjects ("Dry needling is…") and what something is a
+    kind of ("a kind of stretching"). Depends on the sentence alone, so it is computed once per source."""
+    found = subject_phrases(text)
+    found += [" ".join(words(m.group(1))[:2]) for m in SAME_OF.finditer(text)]
+    return [p for p in dict.fromkeys(found) if p and p not in GENERIC_NOUNS
+            and not any(w in STOPWORDS or w in GENERIC_NOUNS for w in p.split())]
+
+
+def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
+                candidates: dict[str, list[str]] | None = None) -> list[str]:
+    """Subjects several sources write about: phrases some source proposes (``topic_candidates``) that
+    at least ``min_sources`` sources mention; longest first, so "dry needling" is matched before "needling".
+
+    ``candidates`` (per source, as ``topic_candidates`` gives them) saves re-reading every sentence.
+    Cost is linear in the corpus: each source's word n-grams are looked up in the candidate set.
+    """
+    if candidates is None:
+        candidates = {sid: [p for t in texts for p in topic_candidates(t)] for sid, texts in texts_by_source.items()}
+    wanted = {p for ps in candidates.values() for p in ps}
+    if not wanted:
+        return []
+    norm = {p: " ".join(_WORDS.findall(p)) for p in wanted}
+    keys = set(norm.values())
+    longest = max(len(k.split()) for k in keys)
+    users: Counter = Counter()
+    for texts in texts_by_source.values():
+        toks = _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
+        seen = set()
+        for n in range(1, longest + 1):
+            seen.update(g for g in (" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in keys)
+        users.update(seen)
+    topics = [p for p in wanted if users[norm[p]] >= min_sources]
     return sorted(set(topics), key=lambda p: (-len(p.split()), p))
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def mentioned(text: str, topics: list[str]) -> list[str]:
@@ -125,9 +142,20 @@ def _negated(clause: str, start: int) -> bool:
     return bool(NEGATION.search(" ".join(before)))
 
 
+ASPECT_CUES = (SAME_OF, SAME_AS, SAME_LIKE, DENIED_DIFFERENCE, DISTINCT, CAUSE, SYMPTOM, SAFE, UNSAFE, WORKS, FAILS)
+
+
+def has_cue(text: str) -> bool:
+    """Whether ``text`` has any aspect cue. A sentence without one takes no position, whatever the
+    topics are: this is how the index knows, per source, which sentences can ever matter here."""
+    return any(rx.search(text) for rx in ASPECT_CUES)
+
+
 def positions(i: int, text: str, context: str, topics: list[str]) -> list[Position]:
     """The positions sentence ``i`` takes, clause by clause."""
     out: list[Position] = []
+    if not has_cue(text):
+        return out
     # A clause without a named subject takes one from the rest of the sentence, then from its context.
     context_topics = list(dict.fromkeys(mentioned(text, topics) + mentioned(context, topics)))
     for clause in [c for c in CLAUSE_SPLIT.split(text) if c and c.strip()]:
@@ -192,21 +220,52 @@ def _dedupe(ps: list[Position]) -> list[Position]:
     return out
 
 
-def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarray, k: int = 5) -> list[tuple[Position, Position]]:
+def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarray, k: int = 5,
+                    rows: dict[int, int] | None = None) -> list[tuple[Position, Position]]:
     """Opposite positions on the same (aspect, subject) from different sources, each statement paired
-    with at most its ``k`` most similar opposite statements: cost ~ n·k within a group."""
+    with at most its ``k`` most similar opposite statements: cost ~ n·k within a group.
+
+    ``vectors`` holds unit sentence vectors, row ``rows[i]`` for sentence ``i`` (row ``i`` without ``rows``).
+    Similar statements are found with one matrix product per block of a group, ties broken by order.
+    """
     groups: dict[tuple[str, str], list[Position]] = defaultdict(list)
     for p in ps:
         groups[(p.aspect, p.subject)].append(p)
+    sid_num = {sid: n for n, sid in enumerate(dict.fromkeys(source_of))}
     pairs: dict[tuple[int, int, str], tuple[Position, Position]] = {}
     for group in groups.values():
-        for p in group:
-            others = [q for q in group if source_of[q.sentence] != source_of[p.sentence] and opposite(p.value, q.value)]
-            others.sort(key=lambda q: -float(vectors[p.sentence] @ vectors[q.sentence]))
-            for q in others[:k]:
-                a, b = sorted((p, q), key=lambda x: x.sentence)
-                pairs[(a.sentence, b.sentence, a.aspect)] = (a, b)
+        values = sorted({p.value for p in group})
+        if not any(opposite(a, b) for a in values for b in values):
+            continue
+        V = vectors[[rows[p.sentence] if rows is not None else p.sentence for p in group]]
+        src = np.array([sid_num[source_of[p.sentence]] for p in group])
+        val = np.array([p.value for p in group])
+        for value in values:
+            mine = np.flatnonzero(val == value)
+            theirs = np.flatnonzero(np.isin(val, [v for v in values if opposite(value, v)]))
+            if not len(theirs):
+                continue
+            for start in range(0, len(mine), 1024):
+                block = mine[start:start + 1024]
+                sims = V[block] @ V[theirs].T
+                sims[src[block][:, None] == src[theirs][None, :]] = -np.inf
+                for r, i in enumerate(block):
+                    for j in _top(sims[r], k):
+                        a, b = sorted((group[i], group[theirs[j]]), key=lambda x: x.sentence)
+                        pairs[(a.sentence, b.sentence, a.aspect)] = (a, b)
     return list(pairs.values())
+
+
+def _top(row: np.ndarray, k: int) -> list[int]:
+    """Indices of the ``k`` largest finite values, largest first, ties to the lower index."""
+    if len(row) > 4 * k:
+        cut = np.partition(row, len(row) - k)[len(row) - k]
+        keep = np.flatnonzero(row >= cut)
+    else:
+        keep = np.arange(len(row))
+    keep = keep[np.isfinite(row[keep])]
+    order = keep[np.lexsort((keep, -row[keep]))]
+    return order[:k].tolist()
 
 
 def explain(a: Position, b: Position) -> str:
@@ -241,22 +300,44 @@ def find_disagreements(sentences, contexts: list[str], titles: dict[str, str], r
     Returns:
         ``Flag``s of kind "disagreement", ``other`` set to the opposite statement.
     """
-    from .types import Flag, Quote
-
     by_source: dict[str, list[str]] = defaultdict(list)
     for s in sentences:
         by_source[s.source_id].append(s.text)
     topics = find_topics(by_source)
     ps = [p for i, s in enumerate(sentences) for p in positions(i, s.text, contexts[i], topics)]
     pairs = candidate_pairs(ps, [s.source_id for s in sentences], vectors, k)
-    if judge is not None and pairs:
-        # Each distinct pair of wordings is judged once: the same sentence often recurs across articles.
-        texts = [(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs]
-        unique = list(dict.fromkeys(texts))
-        verdict = dict(zip(unique, judge.judge_many(unique)))
-        pairs = [pr for pr, t in zip(pairs, texts) if (verdict[t].probabilities or {}).get("agrees", 0.0) < veto]
+    pairs = judged(pairs, sentences, judge, veto, {})
+    return to_flags(pairs, sentences, raw)
+
+
+def pair_key_text(a: str, b: str) -> str:
+    """A short stable key for a pair of wordings (the judge's verdict cache)."""
+    import hashlib
+
+    return hashlib.sha1(f"{a}\x00{b}".encode()).hexdigest()[:20]
+
+
+def judged(pairs: list[tuple[Position, Position]], sentences, judge, veto: float,
+           verdicts: dict[str, float]) -> list[tuple[Position, Position]]:
+    """The pairs the judge does not veto. Each distinct pair of wordings is judged once, and
+    ``verdicts`` (P(agrees) by ``pair_key_text``) is read and filled, so a later run judges only new pairs."""
+    if judge is None or not pairs:
+        return pairs
+    keys = [pair_key_text(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs]
+    todo = {key: (sentences[a.sentence].text, sentences[b.sentence].text)
+            for key, (a, b) in zip(keys, pairs) if key not in verdicts}
+    if todo:
+        for key, v in zip(todo, judge.judge_many(list(todo.values()))):
+            verdicts[key] = float((v.probabilities or {}).get("agrees", 0.0))
+    return [pr for pr, key in zip(pairs, keys) if verdicts[key] < veto]
+
+
+def to_flags(pairs: list[tuple[Position, Position]], sentences, raw: dict[str, str]) -> list:
+    """Disagreement flags, quotes cut from the raw files, in corpus order."""
+    from .types import Flag, Quote
+
     flags = []
-    for a, b in pairs:
+    for a, b in sorted(pairs, key=lambda pr: (pr[0].sentence, pr[1].sentence, pr[0].aspect)):
         sa, sb = sentences[a.sentence], sentences[b.sentence]
         flags.append(Flag("disagreement", sa.source_id, raw[sa.source_id][sa.start:sa.end], sa.start, sa.end,
                           explain(a, b), None,

@@ -41,6 +41,7 @@ class Corpus:
     """Everything a question needs, loaded once from the index: texts, offsets, keyword indexes, flags."""
 
     def __init__(self, folder: Path, manifest: store.Manifest):
+        self.folder = folder
         self.manifest = manifest
         self.sources: dict[str, Source] = {}
         self.raw: dict[str, str] = {}
@@ -89,7 +90,7 @@ def _flags(corpus: Corpus, manifest: store.Manifest) -> list[Flag]:
         if c and c.get("unsupported"):
             flags.append(Flag("unsupported_claim", s.source_id, corpus.raw[s.source_id][s.start:s.end], s.start, s.end,
                               c.get("explanation") or "", c.get("strength")))
-    flags += [Flag.from_dict(d) for d in manifest.get("disagreements") or []]
+    flags += [Flag.from_dict(d) for d in store.read_disagreements(corpus.folder, manifest.get("disagreements_file"))]
     return flags
 
 

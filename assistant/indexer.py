@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ def is_current(settings: Settings) -> bool:
     if manifest is None or manifest.get("fingerprint") != fingerprint(settings):
         return False
     if manifest.get("judge") != settings.judge:
+        return False
+    if not manifest.get("disagreements_file") or not (settings.index / manifest["disagreements_file"]).exists():
         return False
     try:
         files = list_source_files(settings.sources)
@@ -159,7 +162,7 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     changed = bool(new_entries or report.removed) or manifest.get("judge") != settings.judge
     _analyse_corpus(settings, folder, vs, manifest, progress, changed=changed)
     store.write_manifest(folder, manifest)
-    for sid in list(new_entries):
+    for sid in report.updated:  # an added source has no other version (a killed build's were collected above)
         vs.delete_other_versions(sid, new_entries[sid]["version"])
     for sid in report.removed:
         vs.delete_version(sid)
@@ -238,6 +241,7 @@ def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Mani
         if manifest.sources.get(sid, {}).get("version") != version:
             vs.delete_version(sid, version)
             store.records_path(folder, sid, version).unlink(missing_ok=True)
+            store.cue_vectors_path(folder, sid, version).unlink(missing_ok=True)
     store.journal_clear(folder)
 
 
@@ -261,7 +265,8 @@ def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, repor
             report.skipped_sha[path.name] = _safe_sha(path)
             continue
         old = manifest.sources.get(sid)
-        if old and old["sha256"] == sha and (settings.index / old["records"]).exists():
+        if (old and old["sha256"] == sha and (settings.index / old["records"]).exists()
+                and store.cue_vectors_path(settings.index, sid, old["version"]).exists()):
             live.append(sid)
         else:
             todo.append((path, raw, sha))
@@ -296,21 +301,40 @@ def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, di
     progress(f"indexing {len(docs)} source(s): {n_pass} passages, {n_sent} sentences")
     embedder = get_embedder()
     entries = {}
+    seen: dict[str, np.ndarray] = {}  # sentence text -> vector, this run: a repeated sentence is embedded once
     for group in _batches(docs, max_texts=1024):
         # One embedding call per group: sentence-transformers sorts a call's texts by length, so
         # mixing short sentences and long passages of many sources wastes no padding.
         texts = [passage_embedding_text(p, d.source.title) for d, seg, _ in group for p in seg.passages]
+        n_p = len(texts)
         texts += [sentence_embedding_text(x) for _, seg, _ in group for x in seg.sentences]
-        vectors = embedder.embed(texts)
-        n_p = sum(len(seg.passages) for _, seg, _ in group)
+        vectors = _embed_once(embedder, texts, n_p, seen)
         p_vecs, s_vecs = vectors[:n_p], vectors[n_p:]
+        claims = _claims([seg for _, seg, _ in group])  # one classifier pass per group, like the embeddings
+        # One upsert per kind and group too: chromadb's per-call cost dominates for small sources.
+        meta = lambda x, kind, sid, version: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
+        vs.add("passage", [f"{x.id}@{v}" for _, seg, v in group for x in seg.passages], p_vecs,
+               [meta(x, "passage", d.source.id, v) for d, seg, v in group for x in seg.passages])
+        vs.add("sentence", [f"{x.id}@{v}" for _, seg, v in group for x in seg.sentences], s_vecs,
+               [meta(x, "sentence", d.source.id, v) for d, seg, v in group for x in seg.sentences])
         for doc, seg, version in group:
-            k_p, k_s = len(seg.passages), len(seg.sentences)
-            entries[doc.source.id] = _store_source(folder, vs, doc, seg, version, p_vecs[:k_p], s_vecs[:k_s])
-            p_vecs, s_vecs = p_vecs[k_p:], s_vecs[k_s:]
+            k_s = len(seg.sentences)
+            entries[doc.source.id] = _store_source(folder, doc, seg, version, s_vecs[:k_s], claims[:k_s])
+            s_vecs, claims = s_vecs[k_s:], claims[k_s:]
         if len(docs) > len(group):
             progress(f"indexed {len(entries)} of {len(docs)} sources")
     return entries
+
+
+def _embed_once(embedder, texts: list[str], n_passages: int, seen: dict[str, np.ndarray], keep: int = 100_000) -> np.ndarray:
+    """Vectors for ``texts`` (passages first), embedding each distinct text once: identical texts get
+    identical vectors anyway. Sentence vectors are remembered across calls in ``seen`` (up to ``keep``)."""
+    todo = list(dict.fromkeys(t for i, t in enumerate(texts) if i < n_passages or t not in seen))
+    fresh = dict(zip(todo, embedder.embed(todo)))
+    for t in texts[n_passages:]:
+        if t in fresh and len(seen) < keep:
+            seen[t] = fresh[t]
+    return np.stack([fresh[t] if t in fresh else seen[t] for t in texts]) if texts else embedder.embed([])
 
 
 def _batches(docs: list, max_texts: int) -> list[list]:
@@ -326,67 +350,130 @@ def _batches(docs: list, max_texts: int) -> list[list]:
     return groups + ([cur] if cur else [])
 
 
-def _store_source(folder, vs, doc, seg, version, p_vecs, s_vecs) -> dict:
-    """Write one source version's vectors and records; returns its manifest entry."""
+def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict:
+    """Write one source version's records (its vectors are in the store already); returns its manifest entry."""
+    from .conflicts import has_cue, topic_candidates
+
     sid, title = doc.source.id, doc.source.title
-    meta = lambda x, kind: {"source_id": sid, "version": version, "start": x.start, "end": x.end, "kind": kind}
-    vs.add("passage", [f"{p.id}@{version}" for p in seg.passages], p_vecs, [meta(p, "passage") for p in seg.passages])
-    vs.add("sentence", [f"{s.id}@{version}" for s in seg.sentences], s_vecs, [meta(s, "sentence") for s in seg.sentences])
+
+    # What the disagreement search needs of this source, whatever the rest of the corpus is: the
+    # sentences that can take a position (with their vectors) and the topics this source proposes.
+    cues = [i for i, s in enumerate(seg.sentences) if has_cue(s.text)]
     records = {
         "source": doc.source.to_dict(),
         "passages": [p.to_dict() for p in seg.passages],
         "sentences": [s.to_dict() for s in seg.sentences],
-        "claims": _claims(seg),
+        "claims": claims,
+        "analysis": {"cues": cues,
+                     "topic_candidates": list(dict.fromkeys(p for s in seg.sentences for p in topic_candidates(s.text)))},
     }
+    store.write_cue_vectors(folder, sid, version, s_vecs[cues] if cues else np.zeros((0, s_vecs.shape[1]), np.float32))
     rel = store.write_records(folder, sid, version, records)
     return {"sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
             "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences)}
 
 
-def _claims(seg) -> list[dict]:
-    """Claim analysis of every sentence, when the claims module is available (issue 3)."""
-    try:
-        from .claims import analyse_many
-    except ImportError:
-        return []
-    sents = list(seg.sentences)
-    # "heading\nprevious sentences": the claims module reads the heading and the last sentence apart.
-    contexts = [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
-    return [c.to_dict() for c in analyse_many([s.text for s in sents], contexts)]
+def _claims(segs: list) -> list[dict]:
+    """Claim analysis of every sentence of these sources, in order, in one batched pass."""
+    from .claims import analyse_many
+
+    sentences, contexts = [], []
+    for seg in segs:
+        sents = list(seg.sentences)
+        sentences += [s.text for s in sents]
+        # "heading\nprevious sentences": the claims module reads the heading and the last sentence apart.
+        contexts += [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
+    return [c.to_dict() for c in analyse_many(sentences, contexts)]
+
+
+POSITIONS_CACHE = "positions.json"
 
 
 def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> None:
-    """Cross-source disagreements, recomputed when any source changed and stored in the manifest."""
-    if not changed and "disagreements" in manifest:
+    """Cross-source disagreements, written to a new file the manifest names when any source changed.
+
+    Incremental: what depends on one source alone is in its records (cue sentences and their vectors,
+    the topics it proposes); positions are cached per source version while the corpus's topics stay
+    the same; the judge's verdicts are cached per pair of wordings. A change of one article costs a
+    pass over the records, its own positions, the nearest-neighbour search and the judging of new pairs.
+    """
+    live = manifest.get("disagreements_file")
+    if not changed and live and (folder / live).exists():
         return
-    from .conflicts import find_disagreements
-    from .judge import get_judge
+    from .conflicts import Position, candidate_pairs, find_topics, judged, positions, to_flags
     from .types import Sentence
 
     manifest["judge"] = settings.judge
-    sentences, titles, raw = [], {}, {}
+    sentences, texts, candidates, rows, parts, spans = [], {}, {}, {}, [], []
     for sid, meta in sorted(manifest.sources.items()):
         rec = store.read_records(folder, meta["records"])
-        sentences += [Sentence(**s) for s in rec["sentences"]]
-        titles[sid] = meta["title"]
-        with open(rec["source"]["path"], encoding="utf-8") as f:
-            raw[sid] = f.read()
-    if len({s.source_id for s in sentences}) < 2:
-        manifest["disagreements"] = []
-        return
-    progress("looking for disagreements between sources")
-    contexts = [sentence_context(sentences, i) for i in range(len(sentences))]
-    ids = [f"{s.id}@{manifest.sources[s.source_id]['version']}" for s in sentences]
-    found = vs.vectors("sentence", ids)
-    vectors = np.stack([found[i] for i in ids])
-    flags = find_disagreements(sentences, contexts, titles, raw, vectors, get_judge(settings.judge))
-    manifest["disagreements"] = [f.to_dict() for f in flags]
+        base = len(sentences)
+        sentences += [Sentence(**x) for x in rec["sentences"]]
+        texts[sid] = [x["text"] for x in rec["sentences"]]
+        candidates[sid] = rec["analysis"]["topic_candidates"]
+        cues = rec["analysis"]["cues"]
+        vecs = store.read_cue_vectors(folder, sid, meta["version"])
+        offset = sum(len(x) for x in parts)
+        rows.update({base + c: offset + j for j, c in enumerate(cues)})
+        parts.append(vecs)
+        spans.append((sid, meta["version"], base, cues))
+    flags = []
+    if len(texts) >= 2:
+        progress("looking for disagreements between sources")
+        topics = find_topics(texts, candidates=candidates)
+        key = hashlib.sha256(json.dumps([POSITIONS_CODE, topics]).encode()).hexdigest()[:16]
+        cache = store.read_cache(folder, POSITIONS_CACHE)
+        known = cache.get("by_source", {}) if cache.get("topics") == key else {}
+        by_source, ps = {}, []
+        for sid, version, base, cues in spans:
+            local = sentences[base:base + len(texts[sid])]
+            found = known.get(f"{sid}@{version}")
+            if found is None:
+                found = [[c, p.aspect, p.subject, p.value, p.cue, p.says] for c in cues
+                         for p in positions(c, local[c].text, sentence_context(local, c), topics)]
+            by_source[f"{sid}@{version}"] = found
+            ps += [Position(base + c, *rest) for c, *rest in found]
+        store.write_cache(folder, POSITIONS_CACHE, {"topics": key, "by_source": by_source})
+        vectors = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+        pairs = candidate_pairs(ps, [x.source_id for x in sentences], vectors, rows=rows)
+        verdict_file = f"verdicts-{hashlib.sha256(str(settings.judge).encode()).hexdigest()[:10]}.json"
+        verdicts = store.read_cache(folder, verdict_file)
+        n_known = len(verdicts)
+        pairs = judged(pairs, sentences, _LazyJudge(settings.judge), 0.9, verdicts)
+        if len(verdicts) != n_known:
+            store.write_cache(folder, verdict_file, verdicts)
+        raw = {}
+        for a, b in pairs:
+            for x in (sentences[a.sentence], sentences[b.sentence]):
+                if x.source_id not in raw:
+                    with open(manifest.sources[x.source_id]["path"], encoding="utf-8") as f:
+                        raw[x.source_id] = f.read()
+        flags = [f.to_dict() for f in to_flags(pairs, sentences, raw)]
+    manifest["disagreements_file"] = store.write_disagreements(folder, flags)
+
+
+# Bump when conflicts.positions changes what it returns: cached positions are then recomputed.
+POSITIONS_CODE = 1
+
+
+class _LazyJudge:
+    """The pair judge, loaded only when a pair has no cached verdict."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def judge_many(self, pairs):
+        from .judge import get_judge
+
+        return get_judge(self.name).judge_many(pairs)
 
 
 def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:
     live = {meta["records"] for meta in manifest.sources.values()}
-    rec_dir = folder / store.RECORDS
-    if rec_dir.exists():
-        for p in rec_dir.iterdir():
-            if str(p.relative_to(folder)) not in live:
-                p.unlink(missing_ok=True)
+    live |= {str(store.cue_vectors_path(folder, sid, meta["version"]).relative_to(folder)) for sid, meta in manifest.sources.items()}
+    live.add(manifest.get("disagreements_file"))
+    for sub, keep in ((store.RECORDS, lambda p: True), (store.ANALYSIS, lambda p: p.name.startswith("disagreements-"))):
+        if (folder / sub).exists():
+            for p in (folder / sub).iterdir():
+                if keep(p) and str(p.relative_to(folder)) not in live:
+                    p.unlink(missing_ok=True)

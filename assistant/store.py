@@ -20,10 +20,12 @@ import numpy as np
 
 from .errors import IndexError_, StaleIndexError
 
-FORMAT = 1
+# 2: per-source cue-sentence vectors next to the records; disagreements and analysis caches in analysis/.
+FORMAT = 2
 MANIFEST = "manifest.json"
 JOURNAL = "pending.json"
 RECORDS = "records"
+ANALYSIS = "analysis"
 
 
 def _write_json_atomic(path: Path, data) -> None:
@@ -122,6 +124,66 @@ def read_records(folder: Path, relpath: str) -> dict:
         raise StaleIndexError(f"index record file {relpath} is missing or damaged; it will be rebuilt from sources") from exc
 
 
+def cue_vectors_path(folder: Path, source_id: str, version: str) -> Path:
+    return folder / RECORDS / f"{source_id}@{version}.cues.npy"
+
+
+def write_cue_vectors(folder: Path, source_id: str, version: str, vectors: np.ndarray) -> None:
+    """The vectors of a source version's cue sentences (the disagreement search reads these, not chromadb)."""
+    path = cue_vectors_path(folder, source_id, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_cue_vectors(folder: Path, source_id: str, version: str) -> np.ndarray:
+    path = cue_vectors_path(folder, source_id, version)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise StaleIndexError(f"index file {path.relative_to(folder)} is missing or damaged; it will be rebuilt from sources") from exc
+
+
+def read_cache(folder: Path, name: str) -> dict:
+    """A content-keyed cache file in analysis/ ({} when absent or unreadable: a cache can always be redone)."""
+    try:
+        data = json.loads((folder / ANALYSIS / name).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cache(folder: Path, name: str, data: dict) -> None:
+    _write_json_atomic(folder / ANALYSIS / name, data)
+
+
+def write_disagreements(folder: Path, flags: list[dict]) -> str:
+    """A new disagreements file (the manifest names the live one); returns its path relative to ``folder``."""
+    path = folder / ANALYSIS / f"disagreements-{uuid.uuid4().hex[:12]}.json"
+    _write_json_atomic(path, flags)
+    return str(path.relative_to(folder))
+
+
+def read_disagreements(folder: Path, relpath: str | None) -> list[dict]:
+    if not relpath:
+        return []
+    try:
+        data = json.loads((folder / relpath).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StaleIndexError(f"index file {relpath} is missing or damaged; it will be rebuilt from sources") from exc
+    if not isinstance(data, list):
+        raise StaleIndexError(f"index file {relpath} is damaged; it will be rebuilt from sources")
+    return data
+
+
 def journal_add(folder: Path, entries: list[list[str]]) -> None:
     """Note (source_id, version) pairs about to be written, so a killed build's leftovers can be found."""
     path = folder / JOURNAL
@@ -145,7 +207,7 @@ def wipe(folder: Path) -> None:
     """Remove everything Crosscheck keeps in an index folder (manifest last kept out of the way first)."""
     for name in (MANIFEST, JOURNAL):
         (folder / name).unlink(missing_ok=True)
-    for name in (RECORDS, "chroma"):
+    for name in (RECORDS, ANALYSIS, "chroma"):
         shutil.rmtree(folder / name, ignore_errors=True)
 
 

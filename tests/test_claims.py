@@ -272,3 +272,21 @@ def test_import_is_light():
 def test_parts_combine(sentence, mode, expected):
     c = analyse_many([sentence], mode=mode)[0]
     assert (c.efficacy_claim, c.strength, c.unsupported) == expected
+
+
+def test_batched_analysis_skips_the_encoder_only_where_it_cannot_change_the_result():
+    """analyse_many runs the fine-tuned encoder only on sentences whose outcome it can change; the
+    result equals deciding every sentence with the full classifier probabilities."""
+    from assistant.sources import list_source_files
+
+    sentences, contexts = [], []
+    for folder in (ROOT / "sources", DATA):
+        for path in list_source_files(folder):
+            sents = list(segment(load_document(path)).sentences)
+            sentences += [s.text for s in sents]
+            contexts += [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
+    probs = claims.get_classifier().probs(sentences)
+    full = [claims._decide(s, c, probs[i], "combined") for i, (s, c) in enumerate(zip(sentences, contexts))]
+    assert analyse_many(sentences, contexts) == full
+    skipped = sum(p is None for p in claims._combined_probs(sentences))
+    assert skipped > len(sentences) / 2, f"the encoder ran on {len(sentences) - skipped} of {len(sentences)} sentences"

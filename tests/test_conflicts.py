@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,52 @@ def test_answer_citing_both_sides_says_so(seeds):
     assert dis and {dis[0].source_id, dis[0].other.source_id} == {"000_13020e898ed032bc", "001_8c0709c5b28505ee"}
     cited = {(c.source_id, c.start) for c in ans.citations}
     assert (dis[0].source_id, dis[0].start) in cited and (dis[0].other.source_id, dis[0].other.start) in cited
+
+
+def _flag_dicts(idx):
+    from assistant import store
+
+    return store.read_disagreements(idx, store.read_manifest(idx)["disagreements_file"])
+
+
+def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(tmp_path, monkeypatch):
+    """After one article changes, the stored disagreements are exactly what a build from nothing finds;
+    an update that creates no new pair of statements never loads the judge (its verdicts are cached)."""
+    import shutil
+
+    from assistant import judge as judge_module
+    from assistant import store
+    from assistant.indexer import update_index
+    from assistant.settings import load_settings
+
+    tests = Path(__file__).resolve().parent
+    src = tmp_path / "sources"
+    shutil.copytree(tests / "data" / "corpus", src)
+    for p in (tests.parent / "sources").iterdir():
+        shutil.copy(p, src / p.name)
+    inc = load_settings(sources=src, index=tmp_path / "incremental")
+    update_index(inc)
+    before = _flag_dicts(inc.index)
+    assert len(before) >= 3  # the tiny corpus's flag and the seeds' flags
+    # One article changes and now contradicts another source on a new subject pair.
+    gamma = next(src.glob("gamma.*"))
+    gamma.write_text(gamma.read_text(encoding="utf-8") + "\n\nIn short, foam rolling is a kind of stretching.\n",
+                     encoding="utf-8")
+    report = update_index(inc)
+    assert report.updated == ["gamma"]
+    after = _flag_dicts(inc.index)
+    fresh = load_settings(sources=src, index=tmp_path / "fresh")
+    update_index(fresh)
+    assert after == _flag_dicts(fresh.index)
+    assert any(f["source_id"] == "gamma" or f["other"]["source_id"] == "gamma" for f in after)
+    assert [f for f in after if "gamma" not in (f["source_id"], f["other"]["source_id"])] == before
+    assert len(list((inc.index / store.ANALYSIS).glob("disagreements-*.json"))) == 1  # the old file is gone
+
+    # A change that adds no statement with a position: no pair is new, so no judge is loaded.
+    def no_judge(*_a, **_k):
+        raise AssertionError("the judge was loaded although every pair had a cached verdict")
+
+    monkeypatch.setattr(judge_module, "get_judge", no_judge)
+    gamma.write_text(gamma.read_text(encoding="utf-8") + "\nSessions last about an hour.\n", encoding="utf-8")
+    assert update_index(inc).updated == ["gamma"]
+    assert _flag_dicts(inc.index) == after
