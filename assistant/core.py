@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +66,14 @@ class Corpus:
         self.vocab = self.passage_keywords.vocab | self.sentence_keywords.vocab
         self.phrases: Counter = phrase_counts([s.text for s in self.sentences])
         self.flags: list[Flag] = _flags(self, manifest)
+        self._flag_positions: dict[str, list[int]] = defaultdict(list)
+        for n, f in enumerate(self.flags):
+            for sid in {f.source_id, f.other.source_id if f.other else f.source_id}:
+                self._flag_positions[sid].append(n)
+
+    def flags_of(self, source_ids: set[str]) -> list[Flag]:
+        """The flags with a quote in any of these sources, in corpus order (an answer cites few sources)."""
+        return [self.flags[n] for n in sorted({n for sid in source_ids for n in self._flag_positions.get(sid, ())})]
 
 
 def _read_source_text(src: Source, sha256: str) -> str:
@@ -130,19 +138,24 @@ class Crosscheck:
         return list(self.corpus.flags)
 
     def sources(self) -> list[SourceInfo]:
-        """The indexed sources with their sizes and flag counts."""
+        """The indexed sources with their sizes and flag counts (one pass over the corpus, not one per source)."""
+        sents: dict[str, list[Sentence]] = defaultdict(list)
+        for s in self.corpus.sentences:
+            sents[s.source_id].append(s)
+        passages = Counter(p.source_id for p in self.corpus.passages)
+        unsupported: Counter = Counter()
+        dis: dict[str, Counter] = defaultdict(Counter)
+        for f in self.corpus.flags:
+            if f.kind == "unsupported_claim":
+                unsupported[f.source_id] += 1
+            elif f.kind == "disagreement" and f.other:
+                dis[f.source_id][f.other.source_id] += 1
+                dis[f.other.source_id][f.source_id] += 1
         out = []
         for sid, src in self.corpus.sources.items():
-            sents = [s for s in self.corpus.sentences if s.source_id == sid]
-            claims = [self.corpus.claims.get(s.id) or {} for s in sents]
-            dis: dict[str, int] = {}
-            for f in self.corpus.flags:
-                if f.kind == "disagreement" and f.other and sid in (f.source_id, f.other.source_id):
-                    other = f.other.source_id if f.source_id == sid else f.source_id
-                    dis[other] = dis.get(other, 0) + 1
-            out.append(SourceInfo(src, sum(p.source_id == sid for p in self.corpus.passages), len(sents),
-                                  sum(bool(c.get("efficacy_claim")) for c in claims),
-                                  sum(f.kind == "unsupported_claim" and f.source_id == sid for f in self.corpus.flags), dis))
+            claims = [self.corpus.claims.get(s.id) or {} for s in sents[sid]]
+            out.append(SourceInfo(src, passages[sid], len(sents[sid]), sum(bool(c.get("efficacy_claim")) for c in claims),
+                                  unsupported[sid], dict(dis[sid])))
         return out
 
     def ask(self, question: str, history: list | tuple = ()) -> Answer:
@@ -182,7 +195,8 @@ class Crosscheck:
         if not chosen:
             return answer_mod.abstained(question, answer_mod.Abstention(
                 "The sources don't cover this question, so there is no answer to give from them."), query)
-        return answer_mod.compose(question, chosen, c.sentences, c.sources, c.raw, c.flags, query)
+        return answer_mod.compose(question, chosen, c.sentences, c.sources, c.raw,
+                                  c.flags_of({c.sentences[x.index].source_id for x in chosen}), query)
 
     def rank_passages(self, query: str, qv: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
