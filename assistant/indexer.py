@@ -472,7 +472,7 @@ def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:
     live = {meta["records"] for meta in manifest.sources.values()}
     live |= {str(store.cue_vectors_path(folder, sid, meta["version"]).relative_to(folder)) for sid, meta in manifest.sources.items()}
     live.add(manifest.get("disagreements_file"))
-    for sub, keep in ((store.RECORDS, lambda p: True), (store.ANALYSIS, lambda p: p.name.startswith("disagreements-"))):
+    for sub, keep in ((store.RECORDS, lambda p: True), (store.ANALYSIS, lambda p: p.name.startswith("disagreements-") or p.name.endswith(".tmp"))):
         if (folder / sub).exists():
             for p in (folder / sub).iterdir():
                 if keep(p) and str(p.relative_to(folder)) not in live:

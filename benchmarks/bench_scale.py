@@ -126,7 +126,29 @@ def worker_ask(src: str, idx: str, n: int) -> dict:
         ans = cc.ask(q)
         lat.append(time.perf_counter() - t)
         answered += not ans.abstained
-    return {"open_s": t_open, "latencies": lat, "answered": answered, "vmhwm_mb": vm_hwm_mb()}
+    hwm = vm_hwm_mb()
+    return {"open_s": t_open, "latencies": lat, "answered": answered, "vmhwm_mb": hwm,
+            "baseline_latencies": baseline_latencies(cc, qs)}
+
+
+def baseline_latencies(cc, qs: list[str]) -> list[float]:
+    """The plain baseline on the same passages: LangChain `Chroma` dense top-5 over Crosscheck's own passage
+    collection (same vectors, same chromadb client), the query embedded by langchain-huggingface."""
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from assistant.embed import verified_model_path
+
+    emb = HuggingFaceEmbeddings(model_name=str(verified_model_path()), model_kwargs={"device": "cpu"},
+                                encode_kwargs={"normalize_embeddings": True})
+    db = Chroma(client=cc.store.client, collection_name=f"{cc.corpus.manifest['collection']}_passages", embedding_function=emb)
+    db.similarity_search("What is dry needling?", k=5)  # warm-up
+    lat = []
+    for q in qs:
+        t = time.perf_counter()
+        db.similarity_search(q, k=5)
+        lat.append(time.perf_counter() - t)
+    return lat
 
 
 def run_worker(*args: str) -> dict:
@@ -207,6 +229,7 @@ def measure(n: int, work: Path, args) -> dict:
            "index_passages_per_s": ix["passages"] / ix["seconds"], "embed_store_s": ix["embed_store_s"],
            "analysis_s": ix["analysis_s"], **bnd, "index_hwm": ix["vmhwm_mb"],
            "open_s": qa["open_s"], "p50": pct(qa["latencies"], 50), "p95": pct(qa["latencies"], 95),
+           "baseline_p50": pct(qa["baseline_latencies"], 50), "baseline_p95": pct(qa["baseline_latencies"], 95),
            "answered": qa["answered"], "asked": len(qa["latencies"]), "ask_hwm": qa["vmhwm_mb"], "disk_mb": disk,
            "reindex_s": re_ix["seconds"], "reindex_process_s": re_ix["process_s"], "reindex_summary": re_ix["summary"]}
     print(f"[{n}] {json.dumps(row)}", flush=True)
@@ -226,6 +249,9 @@ def print_table(rows: list[dict]) -> None:
               f"{r['analysis_s']:.0f} | {r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | {r['open_s']:.1f} | "
               f"{r['disk_mb']:.0f} | {r['index_hwm']} | {r['ask_hwm']} | "
               f"{r['reindex_s']:.1f} ({r['reindex_process_s']:.0f} with process start) |")
+    print("\n`ask` vs the plain baseline (LangChain Chroma dense top-5 over the same passage collection), p50 / p95 ms: "
+          + "; ".join(f"{r['n']:,} articles {r['p50'] * 1000:.0f} / {r['p95'] * 1000:.0f} vs "
+                      f"{r['baseline_p50'] * 1000:.0f} / {r['baseline_p95'] * 1000:.0f}" for r in rows))
     print("\nEmbedding bound: the packaged model alone, same run, calls of 1024 texts: "
           + "; ".join(f"{r['n']:,} articles {r['bound_passages_per_s']:.0f} passages/s, "
                       f"{r['bound_sentences_per_s']:.0f} sentences/s" for r in rows)
