@@ -96,7 +96,7 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
         expanded.append({x.id for x in group})
         prefix = f"*{s.heading}:* " if s.heading and needs_context(s.text) else ""
         lines.append("- " + prefix + " ".join(f"{x.text} [{cite(x.source_id, x.start, x.end)}]" for x in group))
-    attached = touching(flags, [(c.source_id, c.start, c.end) for c in citations])
+    attached, hidden = _shown(touching(flags, [(c.source_id, c.start, c.end) for c in citations]), by_span)
     warnings = []
     for f in attached:
         n = by_span.get((f.source_id, f.start, f.end)) or _overlapping(by_span, f.source_id, f.start, f.end)
@@ -109,8 +109,27 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
             warnings.append(f"⚠️ **The sources disagree** [{n}] vs [{m}]: {f.explanation}")
         else:
             warnings.append(f"⚠️ **Unsupported claim** [{n}]: {f.explanation}")
+    if hidden:
+        warnings.append(f"⚠️ **{hidden} more disagreements** with other sources involve the cited sentences; "
+                        "`crosscheck flags` lists every flag.")
     text = "\n".join(lines + ([""] + warnings if warnings else []))
     return Answer(question, text, False, tuple(citations), tuple(attached), standalone)
+
+
+# Disagreement warnings shown in one answer: in a large corpus one sentence can be contradicted by dozens
+# of sources, and dozens of warnings (each citing its other side) would bury the answer. The rest are counted.
+MAX_DISAGREEMENTS = 5
+
+
+def _shown(attached: list[Flag], by_span: dict) -> tuple[list[Flag], int]:
+    """Every unsupported-claim flag, and the first ``MAX_DISAGREEMENTS`` disagreements, those whose other
+    side the answer already cites first; returns (shown flags, how many disagreements were left out)."""
+    dis = [f for f in attached if f.kind == "disagreement"]
+    if len(dis) <= MAX_DISAGREEMENTS:
+        return attached, 0
+    cited = lambda f: f.other is not None and _overlapping(by_span, f.other.source_id, f.other.start, f.other.end) is not None
+    keep = {id(f) for f in sorted(dis, key=lambda f: not cited(f))[:MAX_DISAGREEMENTS]}
+    return [f for f in attached if f.kind != "disagreement" or id(f) in keep], len(dis) - MAX_DISAGREEMENTS
 
 
 def followers(sentences: list[Sentence], i: int, limit: int = 2) -> list[Sentence]:

@@ -98,3 +98,34 @@ def test_tiny_corpus_answer_cites_the_study_with_exact_quote(tiny):
     raw = open(tiny.corpus.sources["gamma"].path, encoding="utf-8").read()
     assert first.quote == raw[first.start:first.end]
     assert first.quote.startswith("In a 2019 trial, Rivera and colleagues randomised 48 runners")
+
+
+def test_a_sentence_contradicted_by_many_sources_shows_a_few_warnings_and_counts_the_rest(tmp_path):
+    """Seven sources say foam rolling is a kind of stretching, one says they are distinct: the answer
+    quoting the one shows MAX_DISAGREEMENTS warnings, says how many more there are, and every shown
+    warning cites both sides at their exact offsets."""
+    from assistant import Crosscheck
+    from assistant.answer import MAX_DISAGREEMENTS
+
+    src = tmp_path / "sources"
+    src.mkdir()
+    (src / "distinct.md").write_text("# Foam rolling\n\nFoam rolling and stretching are different practices with "
+                                     "different goals.\n", encoding="utf-8")
+    towns = ["Leeds", "Bath", "York", "Hull", "Derby", "Wells", "Ripon"]
+    for town in towns:
+        (src / f"clinic_{town.lower()}.md").write_text(
+            f"# Notes from {town}\n\nFoam rolling is just a kind of stretching, our {town} team says.\n", encoding="utf-8")
+    cc = Crosscheck.open(src, tmp_path / "index")
+    ans = cc.ask("Are foam rolling and stretching different practices?")
+    assert any(c.source_id == "distinct" for c in ans.citations)
+    against = [f for f in cc.flags() if f.kind == "disagreement" and "distinct" in (f.source_id, f.other.source_id)]
+    assert len(against) == len(towns)
+    shown = [f for f in ans.flags if f.kind == "disagreement"]
+    assert len(shown) == MAX_DISAGREEMENTS
+    assert ans.answer.count("**The sources disagree**") == MAX_DISAGREEMENTS
+    assert f"**{len(towns) - MAX_DISAGREEMENTS} more disagreements**" in ans.answer
+    for f in shown:
+        for sid, start, end, quote in ((f.source_id, f.start, f.end, f.quote),
+                                       (f.other.source_id, f.other.start, f.other.end, f.other.quote)):
+            assert raw_of(cc, sid)[start:end] == quote
+            assert any((c.source_id, c.start, c.end) == (sid, start, end) for c in ans.citations)
