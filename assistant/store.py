@@ -28,19 +28,23 @@ RECORDS = "records"
 ANALYSIS = "analysis"
 
 
-def _write_json_atomic(path: Path, data) -> None:
-    """Write JSON to ``path`` so readers see the old file or the new one, never half of one."""
+def _write_atomic(path: Path, write, binary: bool = False) -> None:
+    """Write ``path`` with ``write(file)`` so readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_json_atomic(path: Path, data) -> None:
+    _write_atomic(path, lambda f: json.dump(data, f, ensure_ascii=False))
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -130,18 +134,8 @@ def cue_vectors_path(folder: Path, source_id: str, version: str) -> Path:
 
 def write_cue_vectors(folder: Path, source_id: str, version: str, vectors: np.ndarray) -> None:
     """The vectors of a source version's cue sentences (the disagreement search reads these, not chromadb)."""
-    path = cue_vectors_path(folder, source_id, version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    arr = np.asarray(vectors, dtype=np.float32)
+    _write_atomic(cue_vectors_path(folder, source_id, version), lambda f: np.save(f, arr, allow_pickle=False), binary=True)
 
 
 def read_cue_vectors(folder: Path, source_id: str, version: str) -> np.ndarray:
