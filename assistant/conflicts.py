@@ -318,17 +318,21 @@ def pair_key_text(a: str, b: str) -> str:
 
 
 def judged(pairs: list[tuple[Position, Position]], sentences, judge, veto: float,
-           verdicts: dict[str, float]) -> list[tuple[Position, Position]]:
+           verdicts: dict[str, float], save=None, chunk: int = 4096) -> list[tuple[Position, Position]]:
     """The pairs the judge does not veto. Each distinct pair of wordings is judged once, and
-    ``verdicts`` (P(agrees) by ``pair_key_text``) is read and filled, so a later run judges only new pairs."""
+    ``verdicts`` (P(agrees) by ``pair_key_text``) is read and filled, so a later run judges only new pairs.
+    ``save(verdicts)`` is called after each ``chunk`` of new pairs: a killed run keeps what was judged."""
     if judge is None or not pairs:
         return pairs
     keys = [pair_key_text(sentences[a.sentence].text, sentences[b.sentence].text) for a, b in pairs]
-    todo = {key: (sentences[a.sentence].text, sentences[b.sentence].text)
-            for key, (a, b) in zip(keys, pairs) if key not in verdicts}
-    if todo:
-        for key, v in zip(todo, judge.judge_many(list(todo.values()))):
+    todo = list({key: (sentences[a.sentence].text, sentences[b.sentence].text)
+                 for key, (a, b) in zip(keys, pairs) if key not in verdicts}.items())
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        for (key, _), v in zip(part, judge.judge_many([texts for _, texts in part])):
             verdicts[key] = float((v.probabilities or {}).get("agrees", 0.0))
+        if save is not None:
+            save(verdicts)
     return [pr for pr, key in zip(pairs, keys) if verdicts[key] < veto]
 
 

@@ -146,11 +146,21 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     if vs is None:  # the vector store was unreadable and has been wiped
         manifest = _fresh_manifest(settings)
         vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-    _collect_leftovers(folder, vs, manifest)
+    finished = _collect_leftovers(folder, vs, manifest)
     todo, live = _plan(settings, files, manifest, report)
     for sid in live:
         report.unchanged.append(sid)
-    new_entries = _index_sources(settings, folder, vs, todo, progress, report) if todo else {}
+    reused = {path.stem: finished[path.stem] for path, _raw, sha in todo
+              if finished.get(path.stem, {}).get("sha256") == sha}
+    for sid, entry in finished.items():
+        if sid not in reused:  # its file changed (or went) since the killed build
+            _delete_version(folder, vs, sid, entry["version"])
+    if reused:
+        progress(f"reusing {len(reused)} source(s) that an interrupted index run had finished")
+        todo = [t for t in todo if t[0].stem not in reused]
+    new_entries = dict(reused)
+    if todo:
+        new_entries.update(_index_sources(settings, folder, vs, manifest, todo, progress, report))
     for sid, entry in new_entries.items():
         (report.updated if sid in manifest.sources else report.added).append(sid)
     # A source whose file is now unreadable is removed too: its old quotes would not match the file.
@@ -183,6 +193,10 @@ def _start(settings: Settings, folder: Path, report: IndexReport, progress: Prog
         reason = "the embedding model or an index setting changed since the index was built; rebuilding from sources"
     if manifest is not None and reason is None:
         return manifest
+    journal = store.journal_read(folder)
+    if manifest is None and reason is None and journal.get("collection") and journal.get("fingerprint") == fingerprint(settings):
+        # A first build was killed: keep its collection, so the sources it finished are not redone.
+        return _fresh_manifest(settings, journal["collection"])
     if reason or any((folder / n).exists() for n in ("chroma", store.RECORDS)):
         if reason:
             progress(reason)
@@ -191,13 +205,14 @@ def _start(settings: Settings, folder: Path, report: IndexReport, progress: Prog
     return _fresh_manifest(settings)
 
 
-def _fresh_manifest(settings: Settings) -> store.Manifest:
+def _fresh_manifest(settings: Settings, collection: str | None = None) -> store.Manifest:
     fp = fingerprint(settings)
     from .embed import MODEL_NAME, MODEL_SHA256
 
     return store.Manifest(
         format=store.FORMAT, fingerprint=fp, model={"name": MODEL_NAME, "sha256": MODEL_SHA256},
-        settings=settings.index_fingerprint(), collection=f"cc_{uuid.uuid4().hex[:8]}_{fp}", sources={}, skipped={},
+        settings=settings.index_fingerprint(), collection=collection or f"cc_{uuid.uuid4().hex[:8]}_{fp}",
+        sources={}, skipped={},
     )
 
 
@@ -216,7 +231,7 @@ def _open_store(settings, folder, manifest, report, progress) -> store.VectorSto
     """The vector store, or None after wiping a damaged one (embedded mode) so the build starts afresh."""
     try:
         vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-        if manifest.sources:
+        if manifest.sources or store.journal_read_done(folder):
             vs.count()  # touch the files: a damaged store fails here, not half-way through a build
         return vs
     except IndexError_ as exc:
@@ -235,14 +250,28 @@ def _open_store(settings, folder, manifest, report, progress) -> store.VectorSto
     return None
 
 
-def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Manifest) -> None:
-    """Delete vectors and record files a killed build wrote but never made live."""
-    for sid, version in store.journal_read(folder):
-        if manifest.sources.get(sid, {}).get("version") != version:
-            vs.delete_version(sid, version)
-            store.records_path(folder, sid, version).unlink(missing_ok=True)
-            store.cue_vectors_path(folder, sid, version).unlink(missing_ok=True)
-    store.journal_clear(folder)
+def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Manifest) -> dict[str, dict]:
+    """What a killed build wrote but never made live: the source versions it finished (manifest
+    entries by source id, whose vectors and records are complete) are returned to be reused;
+    its other writes are deleted."""
+    journal = store.journal_read(folder)
+    same_place = (journal.get("collection") == manifest["collection"]
+                  and journal.get("fingerprint") == manifest["fingerprint"])
+    finished = {}
+    for sid, entry in (store.journal_read_done(folder) if same_place else {}).items():
+        if (manifest.sources.get(sid, {}).get("version") != entry.get("version") and (folder / entry["records"]).exists()
+                and store.cue_vectors_path(folder, sid, entry["version"]).exists()):
+            finished[sid] = entry
+    for sid, version in journal["versions"]:
+        if manifest.sources.get(sid, {}).get("version") != version and finished.get(sid, {}).get("version") != version:
+            _delete_version(folder, vs, sid, version)
+    return finished
+
+
+def _delete_version(folder: Path, vs: store.VectorStore, sid: str, version: str) -> None:
+    vs.delete_version(sid, version)
+    store.records_path(folder, sid, version).unlink(missing_ok=True)
+    store.cue_vectors_path(folder, sid, version).unlink(missing_ok=True)
 
 
 def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, report: IndexReport):
@@ -280,7 +309,7 @@ def _safe_sha(path: Path) -> str | None:
         return None
 
 
-def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, dict]:
+def _index_sources(settings, folder, vs, manifest, todo, progress, report) -> dict[str, dict]:
     """Load, segment, embed and store new or changed sources; returns their manifest entries."""
     from .embed import get_embedder
 
@@ -295,14 +324,14 @@ def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, di
         docs.append((doc, segment(doc, settings.passage_chars), sha[:16]))
     if not docs:
         return {}
-    store.journal_add(folder, [[d.source.id, v] for d, _, v in docs])
+    store.journal_add(folder, [[d.source.id, v] for d, _, v in docs], manifest["collection"], manifest["fingerprint"])
     n_sent = sum(len(s.sentences) for _, s, _ in docs)
     n_pass = sum(len(s.passages) for _, s, _ in docs)
     progress(f"indexing {len(docs)} source(s): {n_pass} passages, {n_sent} sentences")
     embedder = get_embedder()
     entries = {}
     seen: dict[str, np.ndarray] = {}  # sentence text -> vector, this run: a repeated sentence is embedded once
-    for group in _batches(docs, max_texts=1024):
+    for group in _batches(docs, max_texts=GROUP_TEXTS):
         # One embedding call per group: sentence-transformers sorts a call's texts by length, so
         # mixing short sentences and long passages of many sources wastes no padding.
         texts = [passage_embedding_text(p, d.source.title) for d, seg, _ in group for p in seg.passages]
@@ -321,9 +350,14 @@ def _index_sources(settings, folder, vs, todo, progress, report) -> dict[str, di
             k_s = len(seg.sentences)
             entries[doc.source.id] = _store_source(folder, doc, seg, version, s_vecs[:k_s], claims[:k_s])
             s_vecs, claims = s_vecs[k_s:], claims[k_s:]
+        store.journal_done(folder, {d.source.id: entries[d.source.id] for d, _, _ in group})
         if len(docs) > len(group):
             progress(f"indexed {len(entries)} of {len(docs)} sources")
     return entries
+
+
+# Texts (passages + sentences) embedded, classified and stored together; a killed build resumes after the last group.
+GROUP_TEXTS = 1024
 
 
 def _embed_once(embedder, texts: list[str], n_passages: int, seen: dict[str, np.ndarray], keep: int = 100_000) -> np.ndarray:
@@ -438,10 +472,8 @@ def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> 
         pairs = candidate_pairs(ps, [x.source_id for x in sentences], vectors, rows=rows)
         verdict_file = f"verdicts-{hashlib.sha256(str(settings.judge).encode()).hexdigest()[:10]}.json"
         verdicts = store.read_cache(folder, verdict_file)
-        n_known = len(verdicts)
-        pairs = judged(pairs, sentences, _LazyJudge(settings.judge), 0.9, verdicts)
-        if len(verdicts) != n_known:
-            store.write_cache(folder, verdict_file, verdicts)
+        pairs = judged(pairs, sentences, _LazyJudge(settings.judge, progress), 0.9, verdicts,
+                       save=lambda v: store.write_cache(folder, verdict_file, v))
         raw = {}
         for a, b in pairs:
             for x in (sentences[a.sentence], sentences[b.sentence]):
@@ -459,12 +491,13 @@ POSITIONS_CODE = 1
 class _LazyJudge:
     """The pair judge, loaded only when a pair has no cached verdict."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, progress: Progress = lambda _m: None):
+        self.name, self.progress = name, progress
 
     def judge_many(self, pairs):
         from .judge import get_judge
 
+        self.progress(f"judging {len(pairs)} new pair(s) of opposite statements")
         return get_judge(self.name).judge_many(pairs)
 
 

@@ -2,8 +2,9 @@
 
 Atomicity: vectors and record files of a source version are written under a version-specific id
 first; the manifest, replaced atomically last, says which versions are live. A build killed
-half-way leaves the old manifest pointing at intact old versions; its partial writes are listed
-in a journal and removed by the next build.
+half-way leaves the old manifest pointing at intact old versions. Its writes are listed in a
+journal: the next build keeps the source versions it had finished (a long first build resumes
+instead of starting over) and removes the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .errors import IndexError_, StaleIndexError
 # 2: per-source cue-sentence vectors next to the records; disagreements and analysis caches in analysis/.
 FORMAT = 2
 MANIFEST = "manifest.json"
-JOURNAL = "pending.json"
+JOURNAL = "pending.json"  # {"collection", "fingerprint", "versions": [[source id, version], ...]} being written
+JOURNAL_DONE = "pending-done.jsonl"  # one line per source version fully written: {"id", "entry": manifest entry}
 RECORDS = "records"
 ANALYSIS = "analysis"
 
@@ -178,28 +180,75 @@ def read_disagreements(folder: Path, relpath: str | None) -> list[dict]:
     return data
 
 
-def journal_add(folder: Path, entries: list[list[str]]) -> None:
-    """Note (source_id, version) pairs about to be written, so a killed build's leftovers can be found."""
-    path = folder / JOURNAL
-    current = json.loads(path.read_text()) if path.exists() else []
-    _write_json_atomic(path, current + entries)
+def journal_add(folder: Path, entries: list[list[str]], collection: str | None = None,
+                fingerprint: str | None = None) -> None:
+    """Note (source_id, version) pairs about to be written, and where (collection, index fingerprint),
+    so the next build can find a killed build's leftovers, and keep what it finished."""
+    current = journal_read(folder)
+    current["versions"] = current["versions"] + entries
+    if collection is not None:
+        current.update(collection=collection, fingerprint=fingerprint)
+    _write_json_atomic(folder / JOURNAL, current)
 
 
-def journal_read(folder: Path) -> list[list[str]]:
-    path = folder / JOURNAL
+def journal_read(folder: Path) -> dict:
+    """The journal: {"collection", "fingerprint", "versions"}; an unreadable one lists nothing to resume."""
     try:
-        return json.loads(path.read_text()) if path.exists() else []
-    except ValueError:
-        return []
+        data = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, list):  # written before builds could resume: versions only
+        data = {"versions": data}
+    if not isinstance(data, dict) or not isinstance(data.get("versions"), list):
+        data = {"versions": []}
+    data["versions"] = [v for v in data["versions"] if isinstance(v, list) and len(v) == 2]
+    return data
+
+
+def journal_done(folder: Path, entries: dict[str, dict]) -> None:
+    """Append the manifest entries of source versions whose vectors and records are all written."""
+    if not entries:
+        return
+    path = folder / JOURNAL_DONE
+    with open(path, "ab") as f:
+        if f.tell() and _last_byte(path) != b"\n":
+            f.write(b"\n")  # a killed build's torn last line stays apart from the new lines
+        for sid, entry in entries.items():
+            f.write((json.dumps({"id": sid, "entry": entry}, ensure_ascii=False) + "\n").encode())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
+
+
+def journal_read_done(folder: Path) -> dict[str, dict]:
+    """Finished source versions of a killed build, by source id (a torn last line is ignored)."""
+    done = {}
+    try:
+        lines = (folder / JOURNAL_DONE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except (OSError, ValueError):
+        return done
+    for line in lines:
+        try:
+            item = json.loads(line)
+            done[item["id"]] = dict(item["entry"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
 
 
 def journal_clear(folder: Path) -> None:
     (folder / JOURNAL).unlink(missing_ok=True)
+    (folder / JOURNAL_DONE).unlink(missing_ok=True)
 
 
 def wipe(folder: Path) -> None:
     """Remove everything Crosscheck keeps in an index folder (manifest last kept out of the way first)."""
-    for name in (MANIFEST, JOURNAL):
+    for name in (MANIFEST, JOURNAL, JOURNAL_DONE):
         (folder / name).unlink(missing_ok=True)
     for name in (RECORDS, ANALYSIS, "chroma"):
         shutil.rmtree(folder / name, ignore_errors=True)

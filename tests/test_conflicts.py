@@ -152,3 +152,31 @@ def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(
     gamma.write_text(gamma.read_text(encoding="utf-8") + "\nSessions last about an hour.\n", encoding="utf-8")
     assert update_index(inc).updated == ["gamma"]
     assert _flag_dicts(inc.index) == after
+
+
+def test_judge_verdicts_are_saved_as_they_come(tmp_path):
+    """A run killed while judging keeps the verdicts of the chunks already judged."""
+    from assistant.conflicts import Position, judged
+    from assistant.types import Sentence
+
+    sentences = [Sentence(f"s{i}", f"src{i % 2}", f"p{i}", i * 10, i * 10 + 5, f"Statement number {i}.") for i in range(6)]
+    pairs = [(Position(i, "safe", "x", "safe", "", ""), Position(i + 1, "safe", "x", "unsafe", "", "")) for i in (0, 2, 4)]
+
+    class DiesOnSecondChunk:
+        calls = 0
+
+        def judge_many(self, texts):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            from assistant.judge import Judgement
+
+            return [Judgement("contradicts", 0.8, {"agrees": 0.1}) for _ in texts]
+
+    saved = []
+    with pytest.raises(KeyboardInterrupt):
+        judged(pairs, sentences, DiesOnSecondChunk(), 0.9, {}, save=lambda v: saved.append(dict(v)), chunk=2)
+    assert len(saved) == 1 and len(saved[0]) == 2  # the first chunk's two verdicts
+    verdicts = dict(saved[0])
+    kept = judged(pairs, sentences, DiesOnSecondChunk(), 0.9, verdicts, chunk=2)  # only the third pair is judged
+    assert len(kept) == 3 and len(verdicts) == 3

@@ -155,6 +155,61 @@ def test_killed_build_keeps_previous_index_answering(folders):
     assert not (idx / "records" / "alpha@deadbeefdeadbeef.json").exists()
 
 
+def _index_contents(idx: Path) -> dict:
+    """Everything a reader of the index sees: manifest entries, records, flags and the vector ids."""
+    manifest = store.read_manifest(idx)
+    store.release_clients()
+    vs = store.VectorStore(idx, manifest["collection"])
+    return {
+        "sources": {sid: {k: v for k, v in meta.items() if k != "path"} for sid, meta in manifest.sources.items()},
+        "records": {sid: store.read_records(idx, meta["records"]) for sid, meta in manifest.sources.items()},
+        "flags": store.read_disagreements(idx, manifest["disagreements_file"]),
+        "passages": sorted(vs.passages.get()["ids"]),
+        "sentences": sorted(vs.sentences.get()["ids"]),
+    }
+
+
+def test_killed_first_build_resumes_with_the_sources_it_finished(folders, monkeypatch):
+    """A first build killed half-way leaves no index, but the next run reuses the sources it had finished,
+    re-indexes one whose file changed meanwhile, and ends with exactly what a build from nothing gives."""
+    from assistant import indexer
+
+    src, idx = folders
+    s = load_settings(sources=src, index=idx)
+    monkeypatch.setattr(indexer, "GROUP_TEXTS", 1)  # one source per group: alpha, beta, then gamma
+    real_store_source = indexer._store_source
+
+    def dies_at_gamma(folder, doc, *args):
+        if doc.source.id == "gamma":  # its vectors are in chromadb already, its records are not
+            raise KeyboardInterrupt
+        return real_store_source(folder, doc, *args)
+
+    monkeypatch.setattr(indexer, "_store_source", dies_at_gamma)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(s)
+    assert store.read_manifest(idx) is None and sorted(store.journal_read_done(idx)) == ["alpha", "beta"]
+    monkeypatch.setattr(indexer, "_store_source", real_store_source)
+    (src / "beta.md").write_text("# Beta\n\nFoam rolling takes ten minutes a day.\n", encoding="utf-8")
+    messages: list[str] = []
+    report = update_index(s, progress=messages.append)
+    assert sorted(report.added) == ["alpha", "beta", "gamma"] and not report.rebuilt_because
+    assert "reusing 1 source(s) that an interrupted index run had finished" in messages  # alpha
+    assert any(m.startswith("indexing 2 source(s)") for m in messages)  # beta (changed) and gamma
+    assert not (idx / store.JOURNAL).exists() and not (idx / store.JOURNAL_DONE).exists()
+    fresh = load_settings(sources=src, index=idx.parent / "fresh")
+    update_index(fresh)
+    assert _index_contents(idx) == _index_contents(fresh.index)
+    assert {p.name for p in (idx / "records").iterdir()} == {p.name for p in (fresh.index / "records").iterdir()}
+
+
+def test_a_torn_journal_line_loses_only_that_source(tmp_path):
+    store.journal_done(tmp_path, {"a": {"version": "1"}})
+    with open(tmp_path / store.JOURNAL_DONE, "a", encoding="utf-8") as f:
+        f.write('{"id": "b", "entry": {"vers')  # killed mid-write
+    store.journal_done(tmp_path, {"c": {"version": "3"}})
+    assert store.journal_read_done(tmp_path) == {"a": {"version": "1"}, "c": {"version": "3"}}
+
+
 def test_persistence_across_reopen(folders):
     src, idx = folders
     first = Crosscheck.open(src, idx).ask("What is foam rolling?").to_dict()
