@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 FlagKind = Literal["unsupported_claim", "disagreement"]
@@ -22,7 +22,7 @@ class Source:
     date: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: what asdict gives, without its deep copy
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Sentence:
     heading: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: what asdict gives, without its deep copy
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ class Passage:
     sentence_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["sentence_ids"] = list(self.sentence_ids)
-        return d
+        return {**self.__dict__, "sentence_ids": list(self.sentence_ids)}
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ class Quote:
     end: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: what asdict gives, without its deep copy
 
 
 @dataclass(frozen=True)
@@ -108,9 +106,7 @@ class Flag:
     other: Quote | None = None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["other"] = self.other.to_dict() if self.other else None
-        return d
+        return {**self.__dict__, "other": self.other.to_dict() if self.other else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Flag":
@@ -139,7 +135,7 @@ class Citation:
     end: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: what asdict gives, without its deep copy
 
 
 @dataclass(frozen=True)
