@@ -95,12 +95,15 @@ def topic_candidates(text: str) -> list[str]:
 
 
 def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
-                candidates: dict[str, list[str]] | None = None) -> list[str]:
+                candidates: dict[str, list[str]] | None = None, cache: dict | None = None,
+                versions: dict[str, str] | None = None) -> list[str]:
     """Subjects several sources write about: phrases some source proposes (``topic_candidates``) that
     at least ``min_sources`` sources mention; longest first, so "dry needling" is matched before "needling".
 
     ``candidates`` (per source, as ``topic_candidates`` gives them) saves re-reading every sentence.
     Cost is linear in the corpus: each source's word n-grams are looked up in the candidate set.
+    ``cache`` (read and replaced) keeps which candidates each source version (``versions``) mentions,
+    so a later call reads only new sources, and unchanged ones only for candidates that are new.
     """
     if candidates is None:
         candidates = {sid: [p for t in texts for p in topic_candidates(t)] for sid, texts in texts_by_source.items()}
@@ -109,16 +112,44 @@ def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
         return []
     norm = {p: " ".join(_WORDS.findall(p)) for p in wanted}
     keys = set(norm.values())
-    longest = max(len(k.split()) for k in keys)
+    cache = cache if cache is not None else {}
+    same_code = cache.get("code") == TOPICS_CODE
+    known = cache.get("by_source", {}) if same_code else {}
+    new_keys = keys - set(cache.get("keys", [])) if same_code else keys
     users: Counter = Counter()
-    for texts in texts_by_source.values():
-        toks = _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
-        seen = set()
-        for n in range(1, longest + 1):
-            seen.update(g for g in (" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in keys)
+    by_source = {}
+    for sid, texts in texts_by_source.items():
+        key = f"{sid}@{versions[sid]}" if versions else sid
+        if key in known:
+            seen = (set(known[key]) & keys) | _mentions(texts, new_keys)
+        else:
+            seen = _mentions(texts, keys)
+        by_source[key] = sorted(seen)
         users.update(seen)
+    cache.clear()
+    cache.update(code=TOPICS_CODE, keys=sorted(keys), by_source=by_source)
     topics = [p for p in wanted if users[norm[p]] >= min_sources]
     return sorted(set(topics), key=lambda p: (-len(p.split()), p))
+
+
+# Bump when find_topics changes what a source "mentions": cached mentions are then recomputed.
+TOPICS_CODE = 1
+
+
+def _mentions(texts: list[str], keys: set[str]) -> set[str]:
+    """The ``keys`` (normalised phrases) among the word n-grams of ``texts`` read as one run of words."""
+    if not keys:
+        return set()
+    if len(keys) <= 32:  # a few new phrases: skip a source that lacks one of a phrase's words outright
+        low = " ".join(texts).lower()
+        keys = {k for k in keys if all(w in low for w in k.split())}
+        if not keys:
+            return set()
+    toks = _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
+    seen = set()
+    for n in sorted({len(k.split()) for k in keys}):
+        seen.update(g for g in (" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in keys)
+    return seen
 
 
 _WORDS = re.compile(r"\w+")

@@ -421,6 +421,7 @@ def _claims(segs: list) -> list[dict]:
 
 
 POSITIONS_CACHE = "positions.json"
+MENTIONS_CACHE = "mentions.json"
 
 
 def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> None:
@@ -454,7 +455,10 @@ def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> 
     flags = []
     if len(texts) >= 2:
         progress("looking for disagreements between sources")
-        topics = find_topics(texts, candidates=candidates)
+        mentions = store.read_cache(folder, MENTIONS_CACHE)
+        topics = find_topics(texts, candidates=candidates, cache=mentions,
+                             versions={sid: meta["version"] for sid, meta in manifest.sources.items()})
+        store.write_cache(folder, MENTIONS_CACHE, mentions)
         key = hashlib.sha256(json.dumps([POSITIONS_CODE, topics]).encode()).hexdigest()[:16]
         cache = store.read_cache(folder, POSITIONS_CACHE)
         known = cache.get("by_source", {}) if cache.get("topics") == key else {}

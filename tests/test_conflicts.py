@@ -65,6 +65,27 @@ def test_topics_are_shared_subjects_only():
     assert topics == ["foam rolling", "stretching"]
 
 
+def test_cached_topic_mentions_give_what_a_fresh_search_gives():
+    """With the mentions cache, a changed source is read again, and unchanged ones only for new phrases."""
+    corpus = {
+        "a": ["Foam rolling is a self-massage technique.", "Dry needling leaves marks."],
+        "b": ["Foam rolling is just a kind of stretching.", "Massage guns are loud."],
+        "c": ["Stretching helps some runners.", "Runners like massage guns and dry needling."],
+    }
+    versions = {"a": "1", "b": "1", "c": "1"}
+    cache: dict = {}
+    assert find_topics(corpus, cache=cache, versions=versions) == find_topics(corpus)
+    assert cache["by_source"]["c@1"] == ["massage guns", "stretching"]
+    # b changes: "dry needling" and "massage" become candidates (c mentions both), "massage guns" stops being one.
+    changed = {**corpus, "b": ["Dry needling is a kind of massage.", "Foam rolling is loud."]}
+    after = find_topics(changed, cache=cache, versions={**versions, "b": "2"})
+    assert after == find_topics(changed) and "dry needling" in after and "massage guns" not in after
+    assert "b@1" not in cache["by_source"] and cache["by_source"]["c@1"] == ["dry needling", "massage", "stretching"]
+    # A cache entry is never trusted for a version it was not computed for.
+    cache["by_source"]["a@1"] = []
+    assert find_topics(changed, cache=cache, versions={**versions, "a": "3", "b": "2"}) == after
+
+
 def test_candidates_pair_only_opposite_positions_across_sources():
     ps = [Position(0, "identity", "a|b", "distinct", "x"), Position(1, "identity", "a|b", "same", "y"),
           Position(2, "identity", "a|b", "same", "z"), Position(3, "identity", "a|b", "distinct", "w")]
