@@ -440,6 +440,7 @@ def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> 
 
     manifest["judge"] = settings.judge
     sentences, texts, candidates, rows, parts, spans = [], {}, {}, {}, [], []
+    offset = 0  # rows of cue vectors so far
     for sid, meta in sorted(manifest.sources.items()):
         rec = store.read_records(folder, meta["records"])
         base = len(sentences)
@@ -448,9 +449,9 @@ def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> 
         candidates[sid] = rec["analysis"]["topic_candidates"]
         cues = rec["analysis"]["cues"]
         vecs = store.read_cue_vectors(folder, sid, meta["version"])
-        offset = sum(len(x) for x in parts)
         rows.update({base + c: offset + j for j, c in enumerate(cues)})
         parts.append(vecs)
+        offset += len(vecs)
         spans.append((sid, meta["version"], base, cues))
     flags = []
     if len(texts) >= 2:
