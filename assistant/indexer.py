@@ -259,8 +259,12 @@ def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Mani
                   and journal.get("fingerprint") == manifest["fingerprint"])
     finished = {}
     for sid, entry in (store.journal_read_done(folder) if same_place else {}).items():
-        if (manifest.sources.get(sid, {}).get("version") != entry.get("version") and (folder / entry["records"]).exists()
-                and store.cue_vectors_path(folder, sid, entry["version"]).exists()):
+        version = entry.get("version")
+        if not isinstance(version, str) or not isinstance(entry.get("sha256"), str):
+            continue
+        records = store.records_path(folder, sid, version)
+        if (manifest.sources.get(sid, {}).get("version") != version and entry.get("records") == str(records.relative_to(folder))
+                and records.exists() and store.cue_vectors_path(folder, sid, version).exists()):
             finished[sid] = entry
     for sid, version in journal["versions"]:
         if manifest.sources.get(sid, {}).get("version") != version and finished.get(sid, {}).get("version") != version:
