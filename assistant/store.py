@@ -291,10 +291,11 @@ class VectorStore:
     def query(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[str, float, dict]]:
         """Nearest ``k`` items as (id, cosine similarity, metadata), best first."""
         coll = self.passages if kind == "passage" else self.sentences
-        n = coll.count()
-        if n == 0:
+        # chromadb returns fewer than k when the collection holds fewer (none when empty); no count()
+        # first: it costs ~10 ms per call on a 100k-vector collection.
+        res = coll.query(query_embeddings=[vector], n_results=k, include=["distances", "metadatas"])
+        if not res["ids"] or not res["ids"][0]:
             return []
-        res = coll.query(query_embeddings=[vector], n_results=min(k, n), include=["distances", "metadatas"])
         return [(i, 1.0 - d, m) for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0])]
 
     def vectors(self, kind: str, ids: list[str]) -> dict[str, np.ndarray]:
