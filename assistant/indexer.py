@@ -231,7 +231,7 @@ def _open_store(settings, folder, manifest, report, progress) -> store.VectorSto
     """The vector store, or None after wiping a damaged one (embedded mode) so the build starts afresh."""
     try:
         vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-        if manifest.sources or store.journal_read_done(folder):
+        if manifest.sources or (folder / store.JOURNAL_DONE).exists():
             vs.count()  # touch the files: a damaged store fails here, not half-way through a build
         return vs
     except IndexError_ as exc:

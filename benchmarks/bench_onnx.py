@@ -140,11 +140,7 @@ def main() -> int:
     short, passages = texts(args.seed, args.sentences, args.passages)
     torch_model = get_embedder().model
 
-    def run(model, xs: list[str]) -> tuple[float, np.ndarray]:
-        model.encode(xs[:32], batch_size=32, normalize_embeddings=True)
-        t0 = time.perf_counter()
-        v = model.encode(xs, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        return len(xs) / (time.perf_counter() - t0), v
+    from bench_scale import encode_rate as run
 
     ref = {k: run(torch_model, xs) for k, xs in (("sentences", short), ("passages", passages))}
     uniq = list(dict.fromkeys(short))[:50]

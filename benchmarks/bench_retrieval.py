@@ -76,16 +76,22 @@ def run_crosscheck(sources: Path, questions: list[dict], index: Path) -> dict:
             "p50 ms": 1000 * statistics.median(lat), "p95 ms": 1000 * percentile(lat, 95)}
 
 
-def run_baseline(sources: Path, questions: list[dict], folder: Path) -> dict:
-    from langchain_chroma import Chroma
-    from langchain_core.documents import Document
+def baseline_embeddings():
+    """The plain baseline's embeddings: langchain-huggingface over the same packaged model, normalised."""
     from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from assistant.embed import verified_model_path
 
-    emb = HuggingFaceEmbeddings(model_name=str(verified_model_path()), model_kwargs={"device": "cpu"},
-                                encode_kwargs={"normalize_embeddings": True})
+    return HuggingFaceEmbeddings(model_name=str(verified_model_path()), model_kwargs={"device": "cpu"},
+                                 encode_kwargs={"normalize_embeddings": True})
+
+
+def run_baseline(sources: Path, questions: list[dict], folder: Path) -> dict:
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    emb = baseline_embeddings()
     splitter = RecursiveCharacterTextSplitter(chunk_size=700, chunk_overlap=100)
     docs = []
     for p in sorted(sources.iterdir()):

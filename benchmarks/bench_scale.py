@@ -135,13 +135,11 @@ def baseline_latencies(cc, qs: list[str]) -> list[float]:
     """The plain baseline on the same passages: LangChain `Chroma` dense top-5 over Crosscheck's own passage
     collection (same vectors, same chromadb client), the query embedded by langchain-huggingface."""
     from langchain_chroma import Chroma
-    from langchain_huggingface import HuggingFaceEmbeddings
 
-    from assistant.embed import verified_model_path
+    from bench_retrieval import baseline_embeddings
 
-    emb = HuggingFaceEmbeddings(model_name=str(verified_model_path()), model_kwargs={"device": "cpu"},
-                                encode_kwargs={"normalize_embeddings": True})
-    db = Chroma(client=cc.store.client, collection_name=f"{cc.corpus.manifest['collection']}_passages", embedding_function=emb)
+    db = Chroma(client=cc.store.client, collection_name=f"{cc.corpus.manifest['collection']}_passages",
+                embedding_function=baseline_embeddings())
     db.similarity_search("What is dry needling?", k=5)  # warm-up
     lat = []
     for q in qs:
@@ -280,10 +278,7 @@ def backends(seed: int) -> None:
     model = get_embedder().model
 
     def rate(m, bs: int) -> tuple[float, np.ndarray]:
-        m.encode(texts[:32], batch_size=bs, normalize_embeddings=True)
-        t0 = time.perf_counter()
-        v = m.encode(texts, batch_size=bs, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        return len(texts) / (time.perf_counter() - t0), v
+        return encode_rate(m, texts, bs)
 
     print(f"\nEmbedding paths on {len(texts)} distinct sentences (torch {torch.__version__}, {torch.get_num_threads()} threads):")
     print("| path | sentences/s | vs fp32 batch 32 | cosine to fp32 mean | min |")
@@ -305,17 +300,15 @@ def backends(seed: int) -> None:
     overlap = np.mean([len(set(np.argsort(-a)[1:11]) & set(np.argsort(-b)[1:11])) / 10 for a, b in zip(sims_a, sims_b)])
     print(f"| torch dynamic int8 (Linear), batch 32 | {r:.0f} | x{r / base_rate:.2f} | {cos.mean():.4f} | {cos.min():.4f} |")
     print(f"\nint8 vs fp32: top-10 neighbour overlap {overlap:.2f} over 50 queries")
-    try:
-        onnx = SentenceTransformer(str(verified_model_path()), device="cpu", backend="onnx", local_files_only=True)
-        r, v = rate(onnx, 32)
-        cos = (v * base).sum(1)
-        print(f"| ONNX Runtime, batch 32 | {r:.0f} | x{r / base_rate:.2f} | {cos.mean():.4f} | {cos.min():.4f} |")
-    except Exception as exc:  # noqa: BLE001 (report why the path is unavailable)
-        print(f"ONNX backend skipped: {str(exc).splitlines()[0]}")
-        try:
-            import onnx  # noqa: F401
-        except ImportError:
-            print("(a manual torch.onnx.export needs the `onnx` package too, which is not installed either)")
+    print("ONNX Runtime paths (fp32, O3, int8): benchmarks/bench_onnx.py")
+
+
+def encode_rate(model, texts: list[str], bs: int = 32):
+    """(texts per second, normalised vectors) of one warmed-up ``model.encode`` call over ``texts``."""
+    model.encode(texts[:32], batch_size=bs, normalize_embeddings=True)
+    t0 = time.perf_counter()
+    v = model.encode(texts, batch_size=bs, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return len(texts) / (time.perf_counter() - t0), v
 
 
 def main() -> int:
