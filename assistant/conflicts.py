@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,9 +95,9 @@ def topic_candidates(text: str) -> list[str]:
             and not any(w in STOPWORDS or w in GENERIC_NOUNS for w in p.split())]
 
 
-def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
+def find_topics(texts_by_source: Mapping[str, list[str]], min_sources: int = 2,
                 candidates: dict[str, list[str]] | None = None, cache: dict | None = None,
-                versions: dict[str, str] | None = None) -> list[str]:
+                versions: dict[str, str] | None = None, words: Mapping[str, set[str]] | None = None) -> list[str]:
     """Subjects several sources write about: phrases some source proposes (``topic_candidates``) that
     at least ``min_sources`` sources mention; longest first, so "dry needling" is matched before "needling".
 
@@ -104,6 +105,9 @@ def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
     Cost is linear in the corpus: each source's word n-grams are looked up in the candidate set.
     ``cache`` (read and replaced) keeps which candidates each source version (``versions``) mentions,
     so a later call reads only new sources, and unchanged ones only for candidates that are new.
+    ``words`` (per source, the set of its ``mention_tokens``) answers for one-word new candidates and
+    skips a source lacking a word of a longer one. Texts (and words) are looked up only when needed,
+    so both may be lazy mappings.
     """
     if candidates is None:
         candidates = {sid: [p for t in texts for p in topic_candidates(t)] for sid, texts in texts_by_source.items()}
@@ -118,18 +122,37 @@ def find_topics(texts_by_source: dict[str, list[str]], min_sources: int = 2,
     new_keys = keys - set(cache.get("keys", [])) if same_code else keys
     users: Counter = Counter()
     by_source = {}
-    for sid, texts in texts_by_source.items():
+    for sid in texts_by_source:
         key = f"{sid}@{versions[sid]}" if versions else sid
         if key in known:
-            seen = (set(known[key]) & keys) | _mentions(texts, new_keys)
+            seen = set(known[key]) & keys
+            if new_keys:
+                seen |= _new_mentions(texts_by_source, words, sid, new_keys)
         else:
-            seen = _mentions(texts, keys)
+            seen = _mentions(texts_by_source[sid], keys)
         by_source[key] = sorted(seen)
         users.update(seen)
     cache.clear()
     cache.update(code=TOPICS_CODE, keys=sorted(keys), by_source=by_source)
     topics = [p for p in wanted if users[norm[p]] >= min_sources]
     return sorted(set(topics), key=lambda p: (-len(p.split()), p))
+
+
+def _new_mentions(texts_by_source, words, sid: str, new_keys: set[str]) -> set[str]:
+    """The new keys source ``sid`` mentions, reading its text only for a phrase of several words
+    whose every word it uses."""
+    if words is None:
+        return _mentions(texts_by_source[sid], new_keys)
+    present = words[sid]
+    keys = {k for k in new_keys if all(w in present for w in k.split())}
+    one_word = {k for k in keys if " " not in k}  # a one-word key is mentioned iff it is one of the words
+    longer = keys - one_word
+    return one_word | (_mentions(texts_by_source[sid], longer) if longer else set())
+
+
+def mention_tokens(texts: list[str]) -> list[str]:
+    """A source's sentences as the one run of words ``find_topics`` matches phrases against."""
+    return _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
 
 
 # Bump when find_topics changes what a source "mentions": cached mentions are then recomputed.
@@ -145,7 +168,7 @@ def _mentions(texts: list[str], keys: set[str]) -> set[str]:
         keys = {k for k in keys if all(w in low for w in k.split())}
         if not keys:
             return set()
-    toks = _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
+    toks = mention_tokens(texts)
     seen = set()
     for n in sorted({len(k.split()) for k in keys}):
         seen.update(g for g in (" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)) if g in keys)
@@ -251,12 +274,11 @@ def _dedupe(ps: list[Position]) -> list[Position]:
     return out
 
 
-def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarray, k: int = 5,
-                    rows: dict[int, int] | None = None) -> list[tuple[Position, Position]]:
+def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarray, k: int = 5) -> list[tuple[Position, Position]]:
     """Opposite positions on the same (aspect, subject) from different sources, each statement paired
     with at most its ``k`` most similar opposite statements: cost ~ n·k within a group.
 
-    ``vectors`` holds unit sentence vectors, row ``rows[i]`` for sentence ``i`` (row ``i`` without ``rows``).
+    ``vectors`` holds unit sentence vectors, row ``i`` for sentence ``i``.
     Similar statements are found with one matrix product per block of a group, ties broken by order.
     """
     groups: dict[tuple[str, str], list[Position]] = defaultdict(list)
@@ -268,7 +290,7 @@ def candidate_pairs(ps: list[Position], source_of: list[str], vectors: np.ndarra
         values = sorted({p.value for p in group})
         if not any(opposite(a, b) for a in values for b in values):
             continue
-        V = vectors[[rows[p.sentence] if rows is not None else p.sentence for p in group]]
+        V = vectors[[p.sentence for p in group]]
         src = np.array([sid_num[source_of[p.sentence]] for p in group])
         val = np.array([p.value for p in group])
         for value in values:
@@ -319,28 +341,6 @@ def explain(a: Position, b: Position) -> str:
     return f"This source says {says(a)} (“{a.cue}”); the other says {says(b)} (“{b.cue}”)."
 
 
-def find_disagreements(sentences, contexts: list[str], titles: dict[str, str], raw: dict[str, str],
-                       vectors: np.ndarray, judge=None, k: int = 5, veto: float = 0.9) -> list:
-    """Disagreement flags over a corpus.
-
-    Args:
-        sentences: every ``Sentence`` of every source; ``contexts`` their decontextualising text.
-        titles, raw: source titles and raw file texts by source id (quotes are cut from ``raw``).
-        vectors: unit sentence vectors, one row per sentence (ranks candidates within a group).
-        judge: a pair judge (``judge_many``); a pair it calls "agrees" with probability ≥ ``veto`` is dropped.
-    Returns:
-        ``Flag``s of kind "disagreement", ``other`` set to the opposite statement.
-    """
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for s in sentences:
-        by_source[s.source_id].append(s.text)
-    topics = find_topics(by_source)
-    ps = [p for i, s in enumerate(sentences) for p in positions(i, s.text, contexts[i], topics)]
-    pairs = candidate_pairs(ps, [s.source_id for s in sentences], vectors, k)
-    pairs = judged(pairs, sentences, judge, veto, {})
-    return to_flags(pairs, sentences, raw)
-
-
 def pair_key_text(a: str, b: str) -> str:
     """A short stable key for a pair of wordings (the judge's verdict cache)."""
     import hashlib
@@ -367,14 +367,30 @@ def judged(pairs: list[tuple[Position, Position]], sentences, judge, veto: float
     return [pr for pr, key in zip(pairs, keys) if verdicts[key] < veto]
 
 
-def to_flags(pairs: list[tuple[Position, Position]], sentences, raw: dict[str, str]) -> list:
-    """Disagreement flags, quotes cut from the raw files, in corpus order."""
+def group_flags(aspect: str, subject: str, members: list[list], pairs: list[list[int]]) -> list:
+    """Disagreement flags of one stored (aspect, subject) group, each with its order key.
+
+    ``members``: [source id, version, sentence, value, cue, says, start, end, text, quote] in corpus
+    order; ``pairs``: [i, j] member indices, i before j.
+    """
     from .types import Flag, Quote
 
-    flags = []
-    for a, b in sorted(pairs, key=lambda pr: (pr[0].sentence, pr[1].sentence, pr[0].aspect)):
-        sa, sb = sentences[a.sentence], sentences[b.sentence]
-        flags.append(Flag("disagreement", sa.source_id, raw[sa.source_id][sa.start:sa.end], sa.start, sa.end,
-                          explain(a, b), None,
-                          Quote(sb.source_id, raw[sb.source_id][sb.start:sb.end], sb.start, sb.end)))
+    out = []
+    for i, j in pairs:
+        a, b = members[i], members[j]
+        pa, pb = (Position(m[2], aspect, subject, m[3], m[4], m[5]) for m in (a, b))
+        flag = Flag("disagreement", a[0], a[9], a[6], a[7], explain(pa, pb), None, Quote(b[0], b[9], b[6], b[7]))
+        out.append(((a[0], a[2], b[0], b[2], aspect), subject, flag))
+    return out
+
+
+def merge_flags(groups: list[list]) -> list:
+    """The flags of all groups in corpus order: by first statement, second statement, then aspect.
+    A pair of statements opposed on one aspect is one flag, even when two subjects' groups both find
+    it (the first subject in alphabetical order explains it)."""
+    flags, seen = [], set()
+    for key, _subject, flag in sorted((x for g in groups for x in g), key=lambda x: (x[0], x[1])):
+        if key not in seen:
+            seen.add(key)
+            flags.append(flag)
     return flags

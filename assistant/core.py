@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from . import answer as answer_mod
+from .analysis import stored_flags
 from . import store
 from .chat import phrase_counts, standalone
-from .errors import QuestionError, SourceError, StaleIndexError
+from .errors import DamagedAnalysisError, QuestionError, SourceError, StaleIndexError
 from .indexer import IndexReport, Progress, is_current, update_index
 from .retrieve import KeywordIndex, ScoredSentence, rrf, sentence_scores
 from .settings import Settings, load_settings
@@ -98,7 +99,7 @@ def _flags(corpus: Corpus, manifest: store.Manifest) -> list[Flag]:
         if c and c.get("unsupported"):
             flags.append(Flag("unsupported_claim", s.source_id, corpus.raw[s.source_id][s.start:s.end], s.start, s.end,
                               c.get("explanation") or "", c.get("strength")))
-    flags += [Flag.from_dict(d) for d in store.read_disagreements(corpus.folder, manifest.get("disagreements_file"))]
+    flags += stored_flags(corpus.folder, manifest)
     return flags
 
 
@@ -125,7 +126,16 @@ class Crosscheck:
             report = update_index(settings, progress)
             _report_skips(report, progress)
         manifest = _manifest_or_rebuild(settings, progress)
-        return cls(settings, Corpus(settings.index, manifest))
+        try:
+            corpus = Corpus(settings.index, manifest)
+        except DamagedAnalysisError as exc:
+            if not update:
+                raise
+            progress(str(exc))
+            exc.path.unlink(missing_ok=True)
+            update_index(settings, progress)
+            corpus = Corpus(settings.index, store.read_manifest(settings.index))
+        return cls(settings, corpus)
 
     @property
     def store(self) -> store.VectorStore:

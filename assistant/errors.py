@@ -21,5 +21,13 @@ class StaleIndexError(IndexError_):
     """The index was written by another format, model or settings and must be rebuilt."""
 
 
+class DamagedAnalysisError(StaleIndexError):
+    """A file the index derived from its own records is damaged: removing it and updating redoes it."""
+
+    def __init__(self, message: str, path):
+        super().__init__(message)
+        self.path = path
+
+
 class ModelError(CrosscheckError):
     """A packaged model is missing or its files do not match the expected hash."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import store
+from . import analysis, store
 from .errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
 from .segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
 from .settings import Settings
@@ -80,7 +80,7 @@ def is_current(settings: Settings) -> bool:
         return False
     if manifest.get("judge") != settings.judge:
         return False
-    if not manifest.get("disagreements_file") or not (settings.index / manifest["disagreements_file"]).exists():
+    if not analysis.is_complete(settings.index, manifest):
         return False
     try:
         files = list_source_files(settings.sources)
@@ -142,12 +142,13 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     """The build itself, run while holding the index lock: new versions first, manifest swap, then cleanup."""
     report = IndexReport()
     manifest = _start(settings, folder, report, progress, rebuild)
+    todo, live = _plan(settings, files, manifest, report)
     vs = _open_store(settings, folder, manifest, report, progress)
     if vs is None:  # the vector store was unreadable and has been wiped
         manifest = _fresh_manifest(settings)
         vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
+        todo, live = _plan(settings, files, manifest, report)
     finished = _collect_leftovers(folder, vs, manifest)
-    todo, live = _plan(settings, files, manifest, report)
     for sid in live:
         report.unchanged.append(sid)
     reused = {path.stem: finished[path.stem] for path, _raw, sha in todo
@@ -170,7 +171,7 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
     manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     changed = bool(new_entries or report.removed) or manifest.get("judge") != settings.judge
-    _analyse_corpus(settings, folder, vs, manifest, progress, changed=changed)
+    analysis.update(settings, folder, manifest, progress, changed=changed)
     store.write_manifest(folder, manifest)
     for sid in report.updated:  # an added source has no other version (a killed build's were collected above)
         vs.delete_other_versions(sid, new_entries[sid]["version"])
@@ -276,6 +277,7 @@ def _delete_version(folder: Path, vs: store.VectorStore, sid: str, version: str)
     vs.delete_version(sid, version)
     store.records_path(folder, sid, version).unlink(missing_ok=True)
     store.cue_vectors_path(folder, sid, version).unlink(missing_ok=True)
+    store.words_path(folder, sid, version).unlink(missing_ok=True)
 
 
 def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, report: IndexReport):
@@ -390,7 +392,7 @@ def _batches(docs: list, max_texts: int) -> list[list]:
 
 def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict:
     """Write one source version's records (its vectors are in the store already); returns its manifest entry."""
-    from .conflicts import has_cue, topic_candidates
+    from .conflicts import has_cue, mention_tokens, topic_candidates
 
     sid, title = doc.source.id, doc.source.title
 
@@ -406,6 +408,7 @@ def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict
                      "topic_candidates": list(dict.fromkeys(p for s in seg.sentences for p in topic_candidates(s.text)))},
     }
     store.write_cue_vectors(folder, sid, version, s_vecs[cues] if cues else np.zeros((0, s_vecs.shape[1]), np.float32))
+    store.write_words(folder, sid, version, sorted(set(mention_tokens([s.text for s in seg.sentences]))))
     rel = store.write_records(folder, sid, version, records)
     return {"sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
             "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences)}
@@ -424,98 +427,15 @@ def _claims(segs: list) -> list[dict]:
     return [c.to_dict() for c in analyse_many(sentences, contexts)]
 
 
-POSITIONS_CACHE = "positions.json"
-MENTIONS_CACHE = "mentions.json"
-
-
-def _analyse_corpus(settings, folder, vs, manifest, progress, changed: bool) -> None:
-    """Cross-source disagreements, written to a new file the manifest names when any source changed.
-
-    Incremental: what depends on one source alone is in its records (cue sentences and their vectors,
-    the topics it proposes); positions are cached per source version while the corpus's topics stay
-    the same; the judge's verdicts are cached per pair of wordings. A change of one article costs a
-    pass over the records, its own positions, the nearest-neighbour search and the judging of new pairs.
-    """
-    live = manifest.get("disagreements_file")
-    if not changed and live and (folder / live).exists():
-        return
-    from .conflicts import Position, candidate_pairs, find_topics, judged, positions, to_flags
-    from .types import Sentence
-
-    manifest["judge"] = settings.judge
-    sentences, texts, candidates, rows, parts, spans = [], {}, {}, {}, [], []
-    offset = 0  # rows of cue vectors so far
-    for sid, meta in sorted(manifest.sources.items()):
-        rec = store.read_records(folder, meta["records"])
-        base = len(sentences)
-        sentences += [Sentence(**x) for x in rec["sentences"]]
-        texts[sid] = [x["text"] for x in rec["sentences"]]
-        candidates[sid] = rec["analysis"]["topic_candidates"]
-        cues = rec["analysis"]["cues"]
-        vecs = store.read_cue_vectors(folder, sid, meta["version"])
-        rows.update({base + c: offset + j for j, c in enumerate(cues)})
-        parts.append(vecs)
-        offset += len(vecs)
-        spans.append((sid, meta["version"], base, cues))
-    flags = []
-    if len(texts) >= 2:
-        progress("looking for disagreements between sources")
-        mentions = store.read_cache(folder, MENTIONS_CACHE)
-        topics = find_topics(texts, candidates=candidates, cache=mentions,
-                             versions={sid: meta["version"] for sid, meta in manifest.sources.items()})
-        store.write_cache(folder, MENTIONS_CACHE, mentions)
-        key = hashlib.sha256(json.dumps([POSITIONS_CODE, topics]).encode()).hexdigest()[:16]
-        cache = store.read_cache(folder, POSITIONS_CACHE)
-        known = cache.get("by_source", {}) if cache.get("topics") == key else {}
-        by_source, ps = {}, []
-        for sid, version, base, cues in spans:
-            local = sentences[base:base + len(texts[sid])]
-            found = known.get(f"{sid}@{version}")
-            if found is None:
-                found = [[c, p.aspect, p.subject, p.value, p.cue, p.says] for c in cues
-                         for p in positions(c, local[c].text, sentence_context(local, c), topics)]
-            by_source[f"{sid}@{version}"] = found
-            ps += [Position(base + c, *rest) for c, *rest in found]
-        store.write_cache(folder, POSITIONS_CACHE, {"topics": key, "by_source": by_source})
-        vectors = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
-        pairs = candidate_pairs(ps, [x.source_id for x in sentences], vectors, rows=rows)
-        verdict_file = f"verdicts-{hashlib.sha256(str(settings.judge).encode()).hexdigest()[:10]}.json"
-        verdicts = store.read_cache(folder, verdict_file)
-        pairs = judged(pairs, sentences, _LazyJudge(settings.judge, progress), 0.9, verdicts,
-                       save=lambda v: store.write_cache(folder, verdict_file, v))
-        raw = {}
-        for a, b in pairs:
-            for x in (sentences[a.sentence], sentences[b.sentence]):
-                if x.source_id not in raw:
-                    with open(manifest.sources[x.source_id]["path"], encoding="utf-8") as f:
-                        raw[x.source_id] = f.read()
-        flags = [f.to_dict() for f in to_flags(pairs, sentences, raw)]
-    manifest["disagreements_file"] = store.write_disagreements(folder, flags)
-
-
-# Bump when conflicts.positions changes what it returns: cached positions are then recomputed.
-POSITIONS_CODE = 1
-
-
-class _LazyJudge:
-    """The pair judge, loaded only when a pair has no cached verdict."""
-
-    def __init__(self, name, progress: Progress = lambda _m: None):
-        self.name, self.progress = name, progress
-
-    def judge_many(self, pairs):
-        from .judge import get_judge
-
-        self.progress(f"judging {len(pairs)} new pair(s) of opposite statements")
-        return get_judge(self.name).judge_many(pairs)
-
-
 def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:
-    live = {meta["records"] for meta in manifest.sources.values()}
-    live |= {str(store.cue_vectors_path(folder, sid, meta["version"]).relative_to(folder)) for sid, meta in manifest.sources.items()}
-    live.add(manifest.get("disagreements_file"))
-    for sub, keep in ((store.RECORDS, lambda p: True), (store.ANALYSIS, lambda p: p.name.startswith("disagreements-") or p.name.endswith(".tmp"))):
+    """Remove record and analysis files the manifest does not use (caches and verdicts stay)."""
+    live = {Path(rel).name for rel in analysis.live_files(folder, manifest)}
+    for sid, meta in manifest.sources.items():
+        live |= {Path(meta["records"]).name} | {p.name for p in (
+            store.cue_vectors_path(folder, sid, meta["version"]), store.words_path(folder, sid, meta["version"]))}
+    for sub, keep in ((store.RECORDS, lambda name: True),
+                      (store.ANALYSIS, lambda name: name.startswith("disagreements-") or name.endswith(".tmp"))):
         if (folder / sub).exists():
-            for p in (folder / sub).iterdir():
-                if keep(p) and str(p.relative_to(folder)) not in live:
-                    p.unlink(missing_ok=True)
+            for name in os.listdir(folder / sub):
+                if keep(name) and name not in live:
+                    (folder / sub / name).unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexError_, StaleIndexError
+from .errors import DamagedAnalysisError, IndexError_, StaleIndexError
 
 # 2: per-source cue-sentence vectors next to the records; disagreements and analysis caches in analysis/.
 FORMAT = 2
@@ -149,6 +149,72 @@ def read_cue_vectors(folder: Path, source_id: str, version: str) -> np.ndarray:
         raise StaleIndexError(f"index file {path.relative_to(folder)} is missing or damaged; it will be rebuilt from sources") from exc
 
 
+def words_path(folder: Path, source_id: str, version: str) -> Path:
+    return folder / RECORDS / f"{source_id}@{version}.words"
+
+
+def write_words(folder: Path, source_id: str, version: str, words: list[str]) -> None:
+    """The distinct words of a source version (what a new topic phrase is looked up in)."""
+    _write_atomic(words_path(folder, source_id, version), lambda f: f.write(" ".join(words)))
+
+
+def read_words(folder: Path, source_id: str, version: str) -> list[str] | None:
+    """The words written by ``write_words``, or None when there is no such file (it can be redone)."""
+    try:
+        return words_path(folder, source_id, version).read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return None
+
+
+def group_path(folder: Path, name: str) -> str:
+    """Where a disagreement group named ``name`` (a hash of its inputs) lives, relative to ``folder``."""
+    return f"{ANALYSIS}/disagreements-{name}.json"
+
+
+def write_group(folder: Path, relpath: str, group: dict, vectors: np.ndarray) -> None:
+    """A disagreement group: its JSON (members, pairs) and, beside it, its members' vectors."""
+    path = folder / relpath
+    arr = np.asarray(vectors, dtype=np.float32)
+    _write_atomic(path.with_suffix(".npy"), lambda f: np.save(f, arr, allow_pickle=False), binary=True)
+    _write_json_atomic(path, group)
+
+
+def read_group(folder: Path, relpath: str) -> dict:
+    path = folder / relpath
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("members"), list) or not isinstance(data.get("pairs"), list):
+        raise damaged_group(folder, relpath)
+    return data
+
+
+def damaged_group(folder: Path, relpath: str) -> DamagedAnalysisError:
+    return DamagedAnalysisError(f"index file {relpath} is missing or damaged; it will be redone from the index records",
+                                folder / relpath)
+
+
+def group_looks_whole(folder: Path, relpath: str) -> bool:
+    """Whether a group's JSON and vectors are there and the JSON is not cut short (a cheap check:
+    the name is a hash of the inputs, and a damaged file found later is redone)."""
+    path = folder / relpath
+    try:
+        with open(path, "rb") as f:
+            first = f.read(1)
+            f.seek(-1, os.SEEK_END)
+            return first == b"{" and f.read(1) == b"}" and path.with_suffix(".npy").exists()
+    except OSError:
+        return False
+
+
+def read_group_vectors(folder: Path, relpath: str) -> np.ndarray:
+    try:
+        return np.load((folder / relpath).with_suffix(".npy"), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise damaged_group(folder, relpath) from exc
+
+
 def read_cache(folder: Path, name: str) -> dict:
     """A content-keyed cache file in analysis/ ({} when absent or unreadable: a cache can always be redone)."""
     try:
@@ -162,14 +228,8 @@ def write_cache(folder: Path, name: str, data: dict) -> None:
     _write_json_atomic(folder / ANALYSIS / name, data)
 
 
-def write_disagreements(folder: Path, flags: list[dict]) -> str:
-    """A new disagreements file (the manifest names the live one); returns its path relative to ``folder``."""
-    path = folder / ANALYSIS / f"disagreements-{uuid.uuid4().hex[:12]}.json"
-    _write_json_atomic(path, flags)
-    return str(path.relative_to(folder))
-
-
 def read_disagreements(folder: Path, relpath: str | None) -> list[dict]:
+    """The one file of every disagreement flag that indexes wrote before disagreement groups."""
     if not relpath:
         return []
     try:

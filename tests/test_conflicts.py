@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.conflicts import Position, candidate_pairs, find_topics, positions, subject_phrases
+from assistant.conflicts import Position, candidate_pairs, find_topics, mention_tokens, positions, subject_phrases
+from assistant.core import Crosscheck
+from assistant.errors import DamagedAnalysisError
 
 TOPICS = ["dry needling", "foam rolling", "acupuncture", "stretching"]
 
@@ -86,6 +88,33 @@ def test_cached_topic_mentions_give_what_a_fresh_search_gives():
     assert find_topics(changed, cache=cache, versions={**versions, "a": "3", "b": "2"}) == after
 
 
+def test_new_topic_phrases_read_only_the_sources_holding_all_their_words():
+    """With each source's words at hand, a new one-word phrase is answered from the words alone and a
+    longer one reads only the texts of sources that use every word of it, with the fresh search's result."""
+    corpus = {
+        "a": ["Foam rolling is a self-massage technique.", "Dry needling leaves marks."],
+        "b": ["Foam rolling is just a kind of stretching.", "Massage guns are loud."],
+        "c": ["Stretching helps some runners.", "Runners like massage guns and dry needling."],
+        "d": ["Cold baths are bracing.", "Stretching is slow and foam rolling is not."],
+    }
+    versions = dict.fromkeys(corpus, "1")
+    words = {sid: set(mention_tokens(texts)) for sid, texts in corpus.items()}
+    cache: dict = {}
+    find_topics(corpus, cache=cache, versions=versions, words=words)
+    changed = {**corpus, "b": ["Dry needling is a kind of massage.", "Foam rolling is loud."]}
+    read = []
+
+    class Texts(dict):
+        def __getitem__(self, sid):
+            read.append(sid)
+            return super().__getitem__(sid)
+
+    after = find_topics(Texts(changed), cache=cache, versions={**versions, "b": "2"},
+                        words={**words, "b": set(mention_tokens(changed["b"]))})
+    assert after == find_topics(changed) and {"dry needling", "massage"} <= set(after)
+    assert sorted(read) == ["a", "b", "c"]  # b is new; a and c use "dry" and "needling"; d uses neither
+
+
 def test_candidates_pair_only_opposite_positions_across_sources():
     ps = [Position(0, "identity", "a|b", "distinct", "x"), Position(1, "identity", "a|b", "same", "y"),
           Position(2, "identity", "a|b", "same", "z"), Position(3, "identity", "a|b", "distinct", "w")]
@@ -128,8 +157,9 @@ def test_answer_citing_both_sides_says_so(seeds):
 
 def _flag_dicts(idx):
     from assistant import store
+    from assistant.analysis import stored_flags
 
-    return store.read_disagreements(idx, store.read_manifest(idx)["disagreements_file"])
+    return [f.to_dict() for f in stored_flags(idx, store.read_manifest(idx))]
 
 
 def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(tmp_path, monkeypatch):
@@ -155,15 +185,22 @@ def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(
     gamma = next(src.glob("gamma.*"))
     gamma.write_text(gamma.read_text(encoding="utf-8") + "\n\nIn short, foam rolling is a kind of stretching.\n",
                      encoding="utf-8")
+    read = []
+    real_read_records = store.read_records
+    monkeypatch.setattr(store, "read_records", lambda folder, rel: read.append(rel) or real_read_records(folder, rel))
     report = update_index(inc)
     assert report.updated == ["gamma"]
+    # The groups gamma joins take their other members from their previous files, not from records.
+    assert {Path(rel).name.split("@")[0] for rel in read} == {"gamma"}
+    monkeypatch.setattr(store, "read_records", real_read_records)
     after = _flag_dicts(inc.index)
     fresh = load_settings(sources=src, index=tmp_path / "fresh")
     update_index(fresh)
     assert after == _flag_dicts(fresh.index)
     assert any(f["source_id"] == "gamma" or f["other"]["source_id"] == "gamma" for f in after)
     assert [f for f in after if "gamma" not in (f["source_id"], f["other"]["source_id"])] == before
-    assert len(list((inc.index / store.ANALYSIS).glob("disagreements-*.json"))) == 1  # the old file is gone
+    live = set(store.read_manifest(inc.index)["disagreements"].values())
+    assert {str(p.relative_to(inc.index)) for p in (inc.index / store.ANALYSIS).glob("disagreements-*.json")} == live
 
     # A change that adds no statement with a position: no pair is new, so no judge is loaded.
     def no_judge(*_a, **_k):
@@ -173,6 +210,48 @@ def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(
     gamma.write_text(gamma.read_text(encoding="utf-8") + "\nSessions last about an hour.\n", encoding="utf-8")
     assert update_index(inc).updated == ["gamma"]
     assert _flag_dicts(inc.index) == after
+
+
+def test_damaged_group_files_and_the_older_single_file_are_redone_from_records(tmp_path):
+    """A group file that cannot be read is rebuilt from the records of its members; an index written
+    with one file of every flag (before groups) is converted without re-embedding anything."""
+    import json
+    import shutil
+
+    from assistant import store
+    from assistant.indexer import update_index
+    from assistant.settings import load_settings
+
+    tests = Path(__file__).resolve().parent
+    src = tmp_path / "sources"
+    shutil.copytree(tests / "data" / "corpus", src)
+    s = load_settings(sources=src, index=tmp_path / "index")
+    update_index(s)
+    want = _flag_dicts(s.index)
+    assert want
+    manifest = store.read_manifest(s.index)
+    (name, rel), = manifest["disagreements"].items()  # the tiny corpus has one group: foam rolling vs stretching
+    assert name == "identity:foam rolling|stretching"
+    # The older layout: no groups, one file of flags the manifest names.
+    (s.index / "analysis" / "disagreements-old.json").write_text(json.dumps(want), encoding="utf-8")
+    manifest["disagreements_file"] = "analysis/disagreements-old.json"
+    del manifest["disagreements"]
+    store.write_manifest(s.index, manifest)
+    assert _flag_dicts(s.index) == want  # still readable as it is
+    (s.index / rel).write_text("{ torn", encoding="utf-8")  # and the group file it would reuse is damaged
+    report = update_index(s)
+    assert not report.changed
+    after = store.read_manifest(s.index)
+    assert "disagreements_file" not in after and not (s.index / "analysis" / "disagreements-old.json").exists()
+    assert _flag_dicts(s.index) == want
+    # A damaged group file found when the index is opened is redone, with a message.
+    (s.index / after["disagreements"][name]).write_text("{}", encoding="utf-8")
+    with pytest.raises(DamagedAnalysisError, match="is missing or damaged; it will be redone from the index records"):
+        _flag_dicts(s.index)
+    messages = []
+    opened = Crosscheck.open(settings=s, progress=messages.append)
+    assert [f.to_dict() for f in opened.flags() if f.kind == "disagreement"] == want
+    assert any("will be redone" in m for m in messages)
 
 
 def test_judge_verdicts_are_saved_as_they_come(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant import store
+from assistant.analysis import stored_flags
 from assistant.core import Crosscheck
 from assistant.errors import IndexError_, SourceError
 from assistant.indexer import update_index
@@ -59,7 +60,7 @@ def test_changed_source_is_reembedded_alone_and_old_version_removed(folders):
     versions = {m["version"] for m in vs.sentences.get(where={"source_id": "beta"}, include=["metadatas"])["metadatas"]}
     assert old_version not in versions and len(versions) == 1
     assert sorted(p.name for p in (idx / "records").iterdir()) == sorted(
-        f"{sid}@{m['version']}{ext}" for sid, m in store.read_manifest(idx).sources.items() for ext in (".json", ".cues.npy"))
+        f"{sid}@{m['version']}{ext}" for sid, m in store.read_manifest(idx).sources.items() for ext in (".json", ".cues.npy", ".words"))
 
 
 def test_removed_source_leaves_nothing_behind(folders):
@@ -163,7 +164,7 @@ def _index_contents(idx: Path) -> dict:
     return {
         "sources": {sid: {k: v for k, v in meta.items() if k != "path"} for sid, meta in manifest.sources.items()},
         "records": {sid: store.read_records(idx, meta["records"]) for sid, meta in manifest.sources.items()},
-        "flags": store.read_disagreements(idx, manifest["disagreements_file"]),
+        "flags": [f.to_dict() for f in stored_flags(idx, manifest)],
         "passages": sorted(vs.passages.get()["ids"]),
         "sentences": sorted(vs.sentences.get()["ids"]),
     }
