@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,27 @@ class AdaptedEncoder:
         return out
 
 
-@functools.cache
+_LOADING = threading.Lock()
+
+
 def get_embedder() -> Embedder:
-    """The process-wide embedder, loaded once on first use (~6 s for the imports and weights)."""
+    """The process-wide embedder, loaded once on first use (~8 s for the imports and weights)."""
+    with _LOADING:  # one load, even when ``preload`` is still at it in another thread
+        return _load()
+
+
+@functools.cache
+def _load() -> Embedder:
     return Embedder(verified_model_path())
+
+
+def preload() -> None:
+    """Start loading the embedder in a background thread, so the caller's other work overlaps the
+    ~8 s of imports; a failure is left for the caller's own ``get_embedder()`` to raise."""
+    def load():
+        try:
+            get_embedder()
+        except Exception:
+            pass
+
+    threading.Thread(target=load, name="crosscheck-preload").start()

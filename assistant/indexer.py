@@ -143,11 +143,17 @@ def _update_locked(settings: Settings, files: list[Path], folder: Path, progress
     report = IndexReport()
     manifest = _start(settings, folder, report, progress, rebuild)
     todo, live = _plan(settings, files, manifest, report)
+    if todo:  # the model's ~8 s of imports overlap opening the vector store
+        from .embed import preload
+
+        preload()
     vs = _open_store(settings, folder, manifest, report, progress)
     if vs is None:  # the vector store was unreadable and has been wiped
         manifest = _fresh_manifest(settings)
         vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
         todo, live = _plan(settings, files, manifest, report)
+    if todo:
+        vs.warm_up()
     finished = _collect_leftovers(folder, vs, manifest)
     for sid in live:
         report.unchanged.append(sid)
