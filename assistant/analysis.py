@@ -208,7 +208,7 @@ def _write_groups(settings, folder: Path, manifest, live: _Live, groups, old: di
             continue  # one source cannot disagree with itself
         name = f"{aspect}:{subject}"
         blob = json.dumps([GROUPS_CODE, manifest["fingerprint"], settings.judge, K_NEAREST, VETO, aspect, subject, members])
-        rel = store.group_path(folder, hashlib.sha256(blob.encode()).hexdigest()[:20])
+        rel = store.group_path(hashlib.sha256(blob.encode()).hexdigest()[:20])
         if store.group_looks_whole(folder, rel):
             out[name] = rel
         else:

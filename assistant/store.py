@@ -167,8 +167,8 @@ def read_words(folder: Path, source_id: str, version: str) -> list[str] | None:
         return None
 
 
-def group_path(folder: Path, name: str) -> str:
-    """Where a disagreement group named ``name`` (a hash of its inputs) lives, relative to ``folder``."""
+def group_path(name: str) -> str:
+    """Where a disagreement group named ``name`` (a hash of its inputs) lives, relative to the index folder."""
     return f"{ANALYSIS}/disagreements-{name}.json"
 
 
