@@ -8,7 +8,7 @@ __all__ = [
     "Quote", "Sentence", "Settings", "Source", "SourceError", "StaleIndexError", "load_settings",
 ]
 
-_LAZY = {"Crosscheck": "core", "Settings": "settings", "load_settings": "settings"}
+_LAZY = {"Crosscheck": "api", "Settings": "settings", "load_settings": "settings"}
 
 
 def __getattr__(name):

@@ -1,3 +1,3 @@
-from .cli import main
+from .shells.cli import main
 
 main()

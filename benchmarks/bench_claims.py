@@ -26,8 +26,8 @@ MODES = ("lexicon", "classifier", "combined")
 
 def seed_items() -> tuple[list[dict], list[str], list[str]]:
     """Labelled rows with the segmenter's context for each; raises if a label no longer matches a sentence."""
-    from assistant.segment import segment
-    from assistant.sources import load_document
+    from assistant.ingest.segment import segment
+    from assistant.ingest.sources import load_document
 
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
     contexts: dict[tuple[str, str], str] = {}
@@ -60,7 +60,7 @@ def prf(gold: list[bool], pred: list[bool]) -> tuple[float, float, float, int, i
 
 
 def seed_report(show_errors: bool) -> dict:
-    from assistant.claims import analyse_many
+    from assistant.analyse.claims import analyse_many
 
     labels, sentences, contexts = seed_items()
     gold = [r["unsupported"] for r in labels]

@@ -55,8 +55,8 @@ def seed_quality(sources: Path, labels: list[dict]) -> dict:
 
 def generated_corpus(sources: Path, out: Path, n: int, seed: int = 7) -> None:
     """``n`` articles made by recombining the seeds' sentences deterministically (sections of 6–12 sentences)."""
-    from assistant.segment import segment
-    from assistant.sources import load_document
+    from assistant.ingest.segment import segment
+    from assistant.ingest.sources import load_document
 
     sents = [s.text for p in sorted(sources.iterdir()) for s in segment(load_document(p)).sentences]
     rng = random.Random(seed)
@@ -67,7 +67,7 @@ def generated_corpus(sources: Path, out: Path, n: int, seed: int = 7) -> None:
 
 
 def scale(sources: Path, n: int) -> dict:
-    from assistant.indexer import update_index
+    from assistant.index.build import update_index
     from assistant.settings import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="cc-scale-"))

@@ -72,7 +72,7 @@ def cv_logistic(hv: list[tj.Pair], parts: list[np.ndarray], seed: int, sick_frac
     """Out-of-fold predictions of logistic regression on frozen MiniLM sentence embeddings."""
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.embed import Embedder, verified_model_path
+    from assistant.index.embed import Embedder, verified_model_path
 
     sick = tj.load_sick(("TRAIN",))
     sick = random.Random(seed).sample(sick, int(len(sick) * sick_fraction))
@@ -112,7 +112,7 @@ def contradiction_thresholds(y: np.ndarray, probs: np.ndarray) -> list[str]:
 
 
 def builtin_on_sick_test() -> dict:
-    from assistant.judge import LABELS, get_judge
+    from assistant.analyse.judge import LABELS, get_judge
 
     test = tj.load_sick(("TEST",))
     t0 = time.time()

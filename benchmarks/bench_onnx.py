@@ -135,7 +135,7 @@ def main() -> int:
         return 2
     import numpy as np
 
-    from assistant.embed import get_embedder, verified_model_path
+    from assistant.index.embed import get_embedder, verified_model_path
 
     short, passages = texts(args.seed, args.sentences, args.passages)
     torch_model = get_embedder().model

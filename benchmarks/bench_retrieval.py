@@ -80,7 +80,7 @@ def baseline_embeddings():
     """The plain baseline's embeddings: langchain-huggingface over the same packaged model, normalised."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from assistant.embed import verified_model_path
+    from assistant.index.embed import verified_model_path
 
     return HuggingFaceEmbeddings(model_name=str(verified_model_path()), model_kwargs={"device": "cpu"},
                                  encode_kwargs={"normalize_embeddings": True})

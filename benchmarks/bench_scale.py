@@ -50,8 +50,8 @@ TREATMENTS = ["dry needling", "acupuncture", "acupressure", "cupping", "massage 
 # ------------------------------------------------------------------------------------------- the corpus
 def seed_material() -> tuple[list[str], list[str]]:
     """(sentences, headings) of the seed articles, as the library segments them."""
-    from assistant.segment import segment
-    from assistant.sources import list_source_files, load_document
+    from assistant.ingest.segment import segment
+    from assistant.ingest.sources import list_source_files, load_document
 
     sentences, headings = [], []
     for path in list_source_files(ROOT / "sources"):
@@ -96,7 +96,7 @@ def vm_hwm_mb() -> int:
 
 
 def worker_index(src: str, idx: str) -> dict:
-    from assistant.indexer import update_index
+    from assistant.index.build import update_index
     from assistant.settings import load_settings
 
     t0 = time.perf_counter()
@@ -115,7 +115,7 @@ def worker_reindex(src: str, idx: str) -> dict:
     """Re-index after one article changes: first in this fresh process (the model's imports included),
     then twice more with the model loaded (the app's case, or any long-lived process): once more after the
     same kind of edit, and once after an edit that names a subject no article proposed before."""
-    from assistant.indexer import update_index
+    from assistant.index.build import update_index
     from assistant.settings import load_settings
 
     settings, changed = load_settings(sources=src, index=idx), Path(src) / "gen_00000.txt"
@@ -183,8 +183,8 @@ def run_worker(*args: str) -> dict:
 # ------------------------------------------------------------------------------------------- measures
 def embedding_texts(src: Path) -> tuple[list[str], list[str]]:
     """Exactly what the indexer embeds for these sources: (passages with heading/title, sentences)."""
-    from assistant.segment import passage_embedding_text, segment, sentence_embedding_text
-    from assistant.sources import list_source_files, load_document
+    from assistant.ingest.segment import passage_embedding_text, segment, sentence_embedding_text
+    from assistant.ingest.sources import list_source_files, load_document
 
     passages, sentences = [], []
     for path in list_source_files(src):
@@ -197,7 +197,7 @@ def embedding_texts(src: Path) -> tuple[list[str], list[str]]:
 
 def raw_embed_rate(texts: list[str], sample: int, seed: int) -> float:
     """Texts per second of get_embedder().embed on a fixed random sample, in calls of 1024 like the indexer."""
-    from assistant.embed import get_embedder
+    from assistant.index.embed import get_embedder
 
     emb = get_embedder()
     emb.embed(texts[:64])  # warm-up
@@ -287,7 +287,7 @@ def backends(seed: int) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from assistant.embed import get_embedder, verified_model_path
+    from assistant.index.embed import get_embedder, verified_model_path
 
     sentences, headings = seed_material()
     pool = list(dict.fromkeys(article(i, sentences, headings, seed) for i in range(60)))

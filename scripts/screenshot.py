@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant import ui  # noqa: E402  (after the path tweak, so the checkout's package is used)
+from assistant.shells import ui  # noqa: E402  (after the path tweak, so the checkout's package is used)
 from assistant.settings import load_settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

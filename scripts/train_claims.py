@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant import claims  # noqa: E402  (pure module: lexicons, n-gram features, model files)
+from assistant.analyse import claims  # noqa: E402  (pure module: lexicons, n-gram features, model files)
 
 DATA = Path("/work/shared/benchmarks/causal_claims/pubmed_causal_language_use.csv")
 OUT = ROOT / "assistant" / "models" / "claims"
@@ -114,7 +114,7 @@ def ngram_probs(part, texts, use_ngrams=True, use_lexicon=True) -> np.ndarray:
 
 
 def embeddings(texts: list[str]) -> np.ndarray:
-    from assistant.embed import get_embedder
+    from assistant.index.embed import get_embedder
 
     return get_embedder().embed(texts)
 
@@ -140,7 +140,7 @@ def base_model():
     """A private copy of the packaged MiniLM (the shared embedder stays untouched) and its tokenizer."""
     import copy
 
-    from assistant.embed import get_embedder
+    from assistant.index.embed import get_embedder
 
     st = get_embedder().model
     return copy.deepcopy(st[0].auto_model), st.tokenizer

@@ -345,7 +345,7 @@ def new_model(max_length: int = 128):
     from sentence_transformers import CrossEncoder
 
     sys.path.insert(0, str(ROOT))
-    from assistant.embed import verified_model_path
+    from assistant.index.embed import verified_model_path
 
     model = CrossEncoder(str(verified_model_path()), num_labels=3, max_length=max_length, device="cpu")
     cfg = model.transformers_model.config

@@ -105,7 +105,7 @@ def test_a_sentence_contradicted_by_many_sources_shows_a_few_warnings_and_counts
     quoting the one shows MAX_DISAGREEMENTS warnings, says how many more there are, and every shown
     warning cites both sides at their exact offsets."""
     from assistant import Crosscheck
-    from assistant.answer import MAX_DISAGREEMENTS
+    from assistant.ask.compose import MAX_DISAGREEMENTS
 
     src = tmp_path / "sources"
     src.mkdir()

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import claims
-from assistant.claims import analyse, analyse_many, claim_cues, evidence_cues, explain
-from assistant.segment import segment, sentence_context
-from assistant.sources import load_document
+from assistant.analyse import claims
+from assistant.analyse.claims import analyse, analyse_many, claim_cues, evidence_cues, explain
+from assistant.ingest.segment import segment, sentence_context
+from assistant.ingest.sources import load_document
 from assistant.types import Claim
 
 DATA = Path(__file__).parent / "data" / "claims"
@@ -255,7 +255,7 @@ def test_classifier_matches_current_lexicon(classifier):
 
 
 def test_import_is_light():
-    code = "import sys, assistant.claims; print(any(m in sys.modules for m in ('torch', 'sklearn', 'transformers')))"
+    code = "import sys, assistant.analyse.claims; print(any(m in sys.modules for m in ('torch', 'sklearn', 'transformers')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 
@@ -277,7 +277,7 @@ def test_parts_combine(sentence, mode, expected):
 def test_batched_analysis_skips_the_encoder_only_where_it_cannot_change_the_result():
     """analyse_many runs the fine-tuned encoder only on sentences whose outcome it can change; the
     result equals deciding every sentence with the full classifier probabilities."""
-    from assistant.sources import list_source_files
+    from assistant.ingest.sources import list_source_files
 
     sentences, contexts = [], []
     for folder in (ROOT / "sources", DATA):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.conflicts import Position, candidate_pairs, find_topics, mention_tokens, positions, subject_phrases
-from assistant.core import Crosscheck
+from assistant.analyse.disagreements import Position, candidate_pairs, find_topics, mention_tokens, positions, subject_phrases
+from assistant.api import Crosscheck
 from assistant.errors import DamagedAnalysisError
 
 TOPICS = ["dry needling", "foam rolling", "acupuncture", "stretching"]
@@ -156,8 +156,8 @@ def test_answer_citing_both_sides_says_so(seeds):
 
 
 def _flag_dicts(idx):
-    from assistant import store
-    from assistant.analysis import stored_flags
+    from assistant.index import store
+    from assistant.index.analysis import stored_flags
 
     return [f.to_dict() for f in stored_flags(idx, store.read_manifest(idx))]
 
@@ -167,9 +167,9 @@ def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(
     an update that creates no new pair of statements never loads the judge (its verdicts are cached)."""
     import shutil
 
-    from assistant import judge as judge_module
-    from assistant import store
-    from assistant.indexer import update_index
+    from assistant.analyse import judge as judge_module
+    from assistant.index import store
+    from assistant.index.build import update_index
     from assistant.settings import load_settings
 
     tests = Path(__file__).resolve().parent
@@ -218,8 +218,8 @@ def test_damaged_group_files_and_the_older_single_file_are_redone_from_records(t
     import json
     import shutil
 
-    from assistant import store
-    from assistant.indexer import update_index
+    from assistant.index import store
+    from assistant.index.build import update_index
     from assistant.settings import load_settings
 
     tests = Path(__file__).resolve().parent
@@ -256,7 +256,7 @@ def test_damaged_group_files_and_the_older_single_file_are_redone_from_records(t
 
 def test_judge_verdicts_are_saved_as_they_come(tmp_path):
     """A run killed while judging keeps the verdicts of the chunks already judged."""
-    from assistant.conflicts import Position, judged
+    from assistant.analyse.disagreements import Position, judged
     from assistant.types import Sentence
 
     sentences = [Sentence(f"s{i}", f"src{i % 2}", f"p{i}", i * 10, i * 10 + 5, f"Statement number {i}.") for i in range(6)]
@@ -269,7 +269,7 @@ def test_judge_verdicts_are_saved_as_they_come(tmp_path):
             self.calls += 1
             if self.calls == 2:
                 raise KeyboardInterrupt
-            from assistant.judge import Judgement
+            from assistant.analyse.judge import Judgement
 
             return [Judgement("contradicts", 0.8, {"agrees": 0.1}) for _ in texts]
 

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from assistant import store
-from assistant.core import Crosscheck
+from assistant.index import store
+from assistant.api import Crosscheck
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store
-from assistant.analysis import stored_flags
-from assistant.core import Crosscheck
+from assistant.index import store
+from assistant.index.analysis import stored_flags
+from assistant.api import Crosscheck
 from assistant.errors import IndexError_, SourceError
-from assistant.indexer import update_index
+from assistant.index.build import update_index
 from assistant.settings import load_settings
 
 DATA = Path(__file__).parent / "data" / "corpus"
@@ -106,8 +106,8 @@ def test_changed_setting_rebuilds(folders):
 
 
 def test_changed_judge_reruns_only_the_disagreement_pass(folders):
-    from assistant.indexer import is_current
-    from assistant.judge import BUILTIN_DIR
+    from assistant.index.build import is_current
+    from assistant.analyse.judge import BUILTIN_DIR
 
     src, idx = folders
     update_index(load_settings(sources=src, index=idx))
@@ -173,7 +173,7 @@ def _index_contents(idx: Path) -> dict:
 def test_killed_first_build_resumes_with_the_sources_it_finished(folders, monkeypatch):
     """A first build killed half-way leaves no index, but the next run reuses the sources it had finished,
     re-indexes one whose file changed meanwhile, and ends with exactly what a build from nothing gives."""
-    from assistant import indexer
+    from assistant.index import build as indexer
 
     src, idx = folders
     s = load_settings(sources=src, index=idx)

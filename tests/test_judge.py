@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant import judge as judge_mod
+from assistant.analyse import judge as judge_mod
 from assistant.errors import ModelError
-from assistant.judge import ChatModelJudge, CrossEncoderJudge, Judgement, get_judge, label_order, parse_reply
+from assistant.analyse.judge import ChatModelJudge, CrossEncoderJudge, Judgement, get_judge, label_order, parse_reply
 
 CLEAR_PAIRS = [
     pytest.param(

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from assistant import store
-from assistant.core import Crosscheck
+from assistant.index import store
+from assistant.api import Crosscheck
 from assistant.errors import QuestionError, SourceError
-from assistant.segment import segment, split_sentences
-from assistant.sources import Document, load_document
+from assistant.ingest.segment import segment, split_sentences
+from assistant.ingest.sources import Document, load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "sources"

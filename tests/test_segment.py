@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.segment import split_sentences
+from assistant.ingest.segment import split_sentences
 
 
 def split(text):

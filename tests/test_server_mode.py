@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store
-from assistant.core import Crosscheck
+from assistant.index import store
+from assistant.api import Crosscheck
 from assistant.settings import load_settings
 
 CHROMA = Path(sys.executable).with_name("chroma")

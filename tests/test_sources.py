@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import SourceError
-from assistant.segment import segment
-from assistant.sources import list_source_files, load_document
+from assistant.ingest.segment import segment
+from assistant.ingest.sources import list_source_files, load_document
 
 DATA = Path(__file__).parent / "data" / "corpus"
 SEEDS = Path(__file__).parent.parent / "sources"

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from assistant import ui
+from assistant.shells import ui
 from assistant.errors import CrosscheckError, SourceError
 from assistant.types import Flag, Quote
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .text import STOPWORDS, words
+from ..text import STOPWORDS, words
 
 # Aspect cues. Each maps a regex to a position; "{T}" stands for a topic phrase (filled per corpus).
 DISTINCT = re.compile(r"\b(distinct|different|differ|differs|diverge|diverges|separate|unrelated)\b", re.I)
@@ -373,7 +373,7 @@ def group_flags(aspect: str, subject: str, members: list[list], pairs: list[list
     ``members``: [source id, version, sentence, value, cue, says, start, end, text, quote] in corpus
     order; ``pairs``: [i, j] member indices, i before j.
     """
-    from .types import Flag, Quote
+    from ..types import Flag, Quote
 
     out = []
     for i, j in pairs:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .types import Claim
+from ..errors import ModelError
+from ..types import Claim
 
-MODEL_DIR = Path(__file__).parent / "models" / "claims"
+MODEL_DIR = Path(__file__).parent.parent / "models" / "claims"
 LABELS = ("none", "direct", "conditional", "correlational")
 # The lexicon is the primary signal; the classifier alone adds a claim the lexicon has no words for only
 # when it is this sure the sentence uses causal language (P(direct) + P(conditional)).
@@ -277,7 +277,7 @@ class ClaimClassifier:
     def _encoder(self):
         """The packaged MiniLM with the fine-tuned LoRA adapters merged in (built once)."""
         if self._bert is None:
-            from .embed import AdaptedEncoder
+            from ..index.embed import AdaptedEncoder
 
             deltas = [(name, self.arrays[f"lora_{i}_A"], self.arrays[f"lora_{i}_B"])
                       for i, name in enumerate(self.meta["lora_modules"])]
@@ -487,7 +487,7 @@ def _real_evidence(text: str) -> list[str]:
 
 
 def _last_sentence(context: str) -> str:
-    from .segment import split_sentences
+    from ..ingest.segment import split_sentences
 
     spans = split_sentences(context)
     return context[spans[-1][0]:spans[-1][1]] if spans else ""

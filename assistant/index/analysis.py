@@ -26,9 +26,9 @@ from typing import Callable
 import numpy as np
 
 from . import store
-from .errors import StaleIndexError
-from .segment import sentence_context
-from .types import Flag, Sentence
+from ..errors import StaleIndexError
+from ..ingest.segment import sentence_context
+from ..types import Flag, Sentence
 
 Progress = Callable[[str], None]
 
@@ -83,7 +83,7 @@ def stored_flags(folder: Path, manifest: store.Manifest) -> list[Flag]:
     """
     if "disagreements" not in manifest:  # an index written before groups
         return [Flag.from_dict(d) for d in store.read_disagreements(folder, manifest.get("disagreements_file"))]
-    from .conflicts import group_flags, merge_flags
+    from ..analyse.disagreements import group_flags, merge_flags
 
     found = []
     for name, rel in sorted(manifest["disagreements"].items()):
@@ -139,7 +139,7 @@ class _Live:
         return _Record([Sentence(**x) for x in rec["sentences"]], rec["analysis"]["cues"], rec["analysis"]["topic_candidates"])
 
     def _words(self, sid: str) -> set[str]:
-        from .conflicts import mention_tokens
+        from ..analyse.disagreements import mention_tokens
 
         found = store.read_words(self.folder, sid, self.versions[sid])
         if found is None:  # an index written before word files
@@ -162,7 +162,7 @@ class _Live:
 
 def _topics(folder: Path, live: _Live) -> list[str]:
     """The corpus's topics, reading a source's records only when no cache answers for its version."""
-    from .conflicts import find_topics
+    from ..analyse.disagreements import find_topics
 
     cached = store.read_cache(folder, CANDIDATES_CACHE)
     candidates = {}
@@ -181,7 +181,7 @@ def _group_positions(folder: Path, live: _Live, topics: list[str]) -> dict[tuple
     """Members of each (aspect, subject) group, in corpus order: [source id, version, sentence, value, cue, says].
 
     Positions are cached per source version while the topics stay the same."""
-    from .conflicts import positions
+    from ..analyse.disagreements import positions
 
     key = hashlib.sha256(json.dumps([POSITIONS_CODE, topics]).encode()).hexdigest()[:16]
     cache = store.read_cache(folder, POSITIONS_CACHE)
@@ -243,7 +243,7 @@ def _member_rows(folder: Path, live: _Live, members: list[list], old_rel: str | 
 def _pairs(settings, folder: Path, groups: list[tuple], rows: list[tuple], progress) -> list[list[list[int]]]:
     """For each group, the pairs of members that disagree: nearest opposite statements from other
     sources, minus those the judge vetoes (each distinct pair of wordings judged once, ever)."""
-    from .conflicts import Position, candidate_pairs, judged
+    from ..analyse.disagreements import Position, candidate_pairs, judged
 
     texts, found, spans = [], [], []
     for (aspect, subject, members), (data, vectors) in zip(groups, rows):
@@ -277,7 +277,7 @@ class _LazyJudge:
         self.name, self.progress = name, progress
 
     def judge_many(self, pairs):
-        from .judge import get_judge
+        from ..analyse.judge import get_judge
 
         self.progress(f"judging {len(pairs)} new pair(s) of opposite statements")
         return get_judge(self.name).judge_many(pairs)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .text import tokens
+from ..text import tokens
 
 
 def rrf(rankings: list[list[str]], k: int = 60) -> dict[str, float]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DamagedAnalysisError, IndexError_, StaleIndexError
+from ..errors import DamagedAnalysisError, IndexError_, StaleIndexError
 
 # 2: per-source cue-sentence vectors next to the records; disagreements and analysis caches in analysis/.
 FORMAT = 2

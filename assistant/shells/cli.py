@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .errors import CrosscheckError
+from ..errors import CrosscheckError
 
 _path = click.Path(file_okay=False, path_type=str)
 sources_opt = click.option("--sources", type=_path, default=None, help="Folder of articles [env CROSSCHECK_SOURCES; default ./sources].")
@@ -37,7 +37,7 @@ def reports_errors(fn):
 
 
 def _open(sources, index):
-    from .core import Crosscheck
+    from ..api import Crosscheck
 
     return Crosscheck.open(sources, index, progress=_err)
 
@@ -56,8 +56,8 @@ def cli():
 @reports_errors
 def index(sources, index, rebuild):
     """Build or update the index from the sources folder."""
-    from .indexer import update_index
-    from .settings import load_settings
+    from ..index.build import update_index
+    from ..settings import load_settings
 
     report = update_index(load_settings(sources=sources, index=index), _err, rebuild=rebuild)
     for name, reason in report.skipped.items():
@@ -173,7 +173,7 @@ def sources_cmd(sources, index, as_json):
 @reports_errors
 def serve(sources, index, host, port):
     """Open the browser chat (builds or updates the index first)."""
-    from .settings import load_settings
+    from ..settings import load_settings
     from .ui import serve as run
 
     run(load_settings(sources=sources, index=index), host=host, port=port, progress=_err)
@@ -186,7 +186,7 @@ def serve(sources, index, host, port):
 def claim(sentence, as_json):
     """Analyse SENTENCE on its own: is it an efficacy claim, how strong, what evidence does it give?
     Without SENTENCE, reads one sentence per line from stdin. The same analysis the index uses."""
-    from .claims import analyse_many
+    from ..analyse.claims import analyse_many
 
     sentences = [sentence] if sentence is not None else [l.strip() for l in sys.stdin.read().splitlines() if l.strip()]
     for c in analyse_many(sentences):
@@ -207,9 +207,9 @@ def claim(sentence, as_json):
 def judge(a, b, as_json):
     """Judge whether statement B contradicts, agrees with, or is unrelated to A: the pair judge the
     index uses. Without A and B, reads one tab-separated pair per line from stdin."""
-    from .errors import QuestionError
-    from .judge import get_judge
-    from .settings import load_settings
+    from ..errors import QuestionError
+    from ..analyse.judge import get_judge
+    from ..settings import load_settings
 
     if (a is None) != (b is None):
         raise QuestionError("give two statements (A and B), or none and one tab-separated pair per line on stdin")

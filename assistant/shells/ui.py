@@ -26,9 +26,9 @@ from typing import Callable, Iterable
 from urllib.parse import quote as url_quote
 from urllib.parse import unquote as url_unquote
 
-from . import settings as _offline  # noqa: F401  (analytics and telemetry off before gradio is imported)
-from .errors import CrosscheckError, SourceError
-from .settings import Settings
+from .. import settings as _offline  # noqa: F401  (analytics and telemetry off before gradio is imported)
+from ..errors import CrosscheckError, SourceError
+from ..settings import Settings
 
 EXAMPLES = (
     "Is dry needling the same as acupuncture?",
@@ -244,7 +244,7 @@ def check_upload(path: Path, sources_dir: Path, max_bytes: int) -> tuple[Path, b
         SourceError: the file is not a usable article (type, size, encoding, empty), or a different
             file with its name or source id is already in the sources folder.
     """
-    from .sources import SUFFIXES, load_document, source_id
+    from ..ingest.sources import SUFFIXES, load_document, source_id
 
     name = path.name
     if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
@@ -486,8 +486,8 @@ class _Handlers:
 
 def _reindex_into(settings: Settings, lines: queue.Queue, outcome: dict) -> None:
     """Update the index, then open it; progress lines go to ``lines`` (None last). The old index keeps answering."""
-    from .core import Crosscheck
-    from .indexer import update_index
+    from ..api import Crosscheck
+    from ..index.build import update_index
 
     try:
         outcome["report"] = update_index(settings, lines.put)
@@ -510,7 +510,7 @@ def build_app(cc_factory: Callable[[], object] | Settings, examples: Iterable[st
         settings = cc_factory
 
         def cc_factory():
-            from .core import Crosscheck
+            from ..api import Crosscheck
 
             return Crosscheck.open(settings=settings, update=False)
 
@@ -626,7 +626,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
     Raises:
         CrosscheckError: listening beyond loopback without credentials, a bad index or sources folder, a busy port.
     """
-    from .core import Crosscheck
+    from ..api import Crosscheck
 
     auth = auth if auth is not None else settings.auth
     check_exposure(host, auth)  # refuse before spending time on the index
@@ -649,7 +649,7 @@ def load_model() -> None:
         if _MODEL_READY.is_set():
             return
         try:
-            from .embed import get_embedder
+            from ..index.embed import get_embedder
 
             get_embedder().embed_one("warm up")
         except Exception:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Mapping, Protocol
 
-from .errors import ModelError
+from ..errors import ModelError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 Label = Literal["contradicts", "agrees", "unrelated"]
 LABELS: tuple[Label, ...] = ("contradicts", "agrees", "unrelated")
-BUILTIN_DIR = Path(__file__).parent / "models" / "judge"
+BUILTIN_DIR = Path(__file__).parent.parent / "models" / "judge"
 META_FILE = "crosscheck_judge.json"  # written by scripts/train_judge.py: temperature, data, scores
 BATCH_SIZE = 32
 # NLI label names (any case) -> ours; a model whose config names none of these is read in our order.

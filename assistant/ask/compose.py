@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .retrieve import ScoredSentence
-from .segment import needs_context
-from .types import Answer, Citation, Flag, Sentence, Source
+from ..ingest.segment import needs_context
+from ..types import Answer, Citation, Flag, Sentence, Source
 
 
 

@@ -12,11 +12,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import analysis, store
-from .errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
-from .segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
-from .settings import Settings
-from .sources import list_source_files, load_document, read_raw
+from . import analysis
+
+from . import store
+from ..errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
+from ..ingest.segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
+from ..settings import Settings
+from ..ingest.sources import list_source_files, load_document, read_raw
 
 Progress = Callable[[str], None]
 
@@ -398,7 +400,7 @@ def _batches(docs: list, max_texts: int) -> list[list]:
 
 def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict:
     """Write one source version's records (its vectors are in the store already); returns its manifest entry."""
-    from .conflicts import has_cue, mention_tokens, topic_candidates
+    from ..analyse.disagreements import has_cue, mention_tokens, topic_candidates
 
     sid, title = doc.source.id, doc.source.title
 
@@ -422,7 +424,7 @@ def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict
 
 def _claims(segs: list) -> list[dict]:
     """Claim analysis of every sentence of these sources, in order, in one batched pass."""
-    from .claims import analyse_many
+    from ..analyse.claims import analyse_many
 
     sentences, contexts = [], []
     for seg in segs:

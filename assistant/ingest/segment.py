@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .sources import Document
-from .types import Passage, Sentence
+from ..types import Passage, Sentence
 
 # Words whose trailing period does not end a sentence ("Dr. Lewit", "e.g. pain", "et al. found").
 _ABBREVIATIONS = {
