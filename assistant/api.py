@@ -6,19 +6,22 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 
-from .ask import compose as answer_mod
+from .ask import pipeline
+from .ask.retrieve import HybridRetriever
 from .index.analysis import stored_flags
 from .index import store
-from .ask.conversation import phrase_counts, standalone
-from .errors import DamagedAnalysisError, QuestionError, SourceError, StaleIndexError
+from .ask.conversation import phrase_counts
+from .errors import DamagedAnalysisError, SourceError, StaleIndexError
 from .index.build import IndexReport, Progress, is_current, update_index
-from .ask.retrieve import KeywordIndex, ScoredSentence, rrf, sentence_scores
+from .ask.retrieve import KeywordIndex
 from .settings import Settings, load_settings
-from .text import content_words
-from .types import Answer, Flag, Passage, Sentence, Source
+from .types import Answer, Claim, Flag, Passage, Sentence, Source
+
+if TYPE_CHECKING:
+    from .analyse.judge import Judgement
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,8 @@ class Crosscheck:
         """
         settings = settings or load_settings(sources=sources, index=index)
         if update and not is_current(settings):
-            report = update_index(settings, progress)
-            _report_skips(report, progress)
+            for line in update_index(settings, progress).lines():
+                progress(line)
         manifest = _manifest_or_rebuild(settings, progress)
         try:
             corpus = Corpus(settings.index, manifest)
@@ -174,120 +177,123 @@ class Crosscheck:
         Raises:
             QuestionError: the question is empty or longer than ``settings.max_question_chars``.
         """
-        q = _check_question(question, self.settings.max_question_chars)
-        previous = [_question_text(h) for h in history]
-        previous = [p for p in previous if p]
-        standalone_q = self._standalone(q, previous)
-        return self._answer(q, standalone_q)
+        q = pipeline.check_question(question, self.settings.max_question_chars)
+        query = pipeline.standalone_question(q, history, self.corpus.phrases)
+        qv = self._embedder().embed_one(query)
+        return pipeline.answer(q, query, self.corpus, self.retriever, qv, self.settings)
 
-    def _standalone(self, q: str, previous: list[str]) -> str:
-        resolved: list[str] = []
-        for p in previous[-4:]:
-            resolved.append(standalone(p, resolved, self.corpus.phrases))
-        return standalone(q, resolved, self.corpus.phrases)
+    def conversation(self) -> "Conversation":
+        """A conversation: each question sees the earlier ones (follow-ups such as "who developed it?")."""
+        return Conversation(self)
 
-    def _answer(self, question: str, query: str) -> Answer:
-        from .index.embed import get_embedder
-
-        c = self.corpus
-        if not c.sentences:
-            return answer_mod.abstained(question, answer_mod.Abstention("There are no indexed sources to answer from."), query)
-        qv = get_embedder().embed_one(query)
-        ranked_passages = self.rank_passages(query, qv)
-        cands, vectors = self._score_sentences(query, qv, ranked_passages)
-        best = max((x.cosine for x in cands), default=0.0)
-        uncovered = list(dict.fromkeys(w for w, st in content_words(query) if st not in c.vocab))
-        reason = answer_mod.abstention(uncovered, best, self.settings.abstain_min_cosine, self.settings.abstain_uncovered_cosine)
-        if reason:
-            return answer_mod.abstained(question, reason, query)
-        chosen = answer_mod.select(cands, vectors, c.sentences, self.settings.answer_sentences, self.settings.abstain_min_cosine)
-        chosen = answer_mod.order(chosen, c.sentences)
-        if not chosen:
-            return answer_mod.abstained(question, answer_mod.Abstention(
-                "The sources don't cover this question, so there is no answer to give from them."), query)
-        return answer_mod.compose(question, chosen, c.sentences, c.sources, c.raw,
-                                  c.flags_of({c.sentences[x.index].source_id for x in chosen}), query)
-
-    def rank_passages(self, query: str, qv: np.ndarray | None = None) -> list[tuple[str, float]]:
+    def rank_passages(self, query: str) -> list[tuple[str, float]]:
         """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
+        return self.retriever.rank_passages(query, self._embedder().embed_one(query))
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.corpus, self.store, self.settings.candidates, self.settings.rrf_k, self._lock)
+
+    @staticmethod
+    def _embedder():
         from .index.embed import get_embedder
 
-        c = self.corpus
-        if qv is None:
-            qv = get_embedder().embed_one(query)
-        k = self.settings.candidates
-        with self._lock:
-            dense = self.store.query("passage", qv, k * 2)
-        dense_ids = [pid for pid, _, m in _live(dense, c.versions)][:k]
-        kw_ids = [c.passages[i].id for i, _ in c.passage_keywords.top(query, k)]
-        fused = rrf([dense_ids, kw_ids], self.settings.rrf_k)
-        return sorted(fused.items(), key=lambda kv: -kv[1])
+        return get_embedder()
 
-    def _score_sentences(self, query: str, qv: np.ndarray, ranked_passages: list[tuple[str, float]]):
-        c = self.corpus
-        k = self.settings.candidates
-        with self._lock:
-            dense = self.store.query("sentence", qv, k * 2)
-        pool = {c.sentence_pos[sid] for sid, _, _ in _live(dense, c.versions) if sid in c.sentence_pos}
-        pool |= {i for i, _ in c.sentence_keywords.top(query, k)}
-        top_passages = [pid for pid, _ in ranked_passages[:6]]
-        for pid in top_passages:
-            pool |= {c.sentence_pos[s] for s in c.passages[c.passage_pos[pid]].sentence_ids}
-        idx = sorted(pool)
-        s_ids = [f"{c.sentences[i].id}@{c.versions[c.sentences[i].source_id]}" for i in idx]
-        p_ids = sorted({f"{c.sentences[i].passage_id}@{c.versions[c.sentences[i].source_id]}" for i in idx})
-        with self._lock:
-            s_vec = self.store.vectors("sentence", s_ids)
-            p_vec = self.store.vectors("passage", p_ids)
-        kw = c.sentence_keywords.scores(query)
-        kw_max = float(kw.max(initial=0.0)) or 1.0
-        vectors: dict[int, np.ndarray] = {}
-        cos_s, cos_p, kws = [], [], []
-        for i, sid in zip(idx, s_ids):
-            v = s_vec.get(sid)
-            pv = p_vec.get(f"{c.sentences[i].passage_id}@{c.versions[c.sentences[i].source_id]}")
-            vectors[i] = v if v is not None else np.zeros_like(qv)
-            cos_s.append(float(vectors[i] @ qv))
-            cos_p.append(float(pv @ qv) if pv is not None else 0.0)
-            kws.append(float(kw[i]) / kw_max)
-        scores = sentence_scores(np.array(cos_s), np.array(cos_p), np.array(kws))
-        # A question in the source ("Is acupuncture painful?") restates, never answers: not a candidate.
-        cands = [ScoredSentence(i, cs, cp, kk, float(sc)) for i, cs, cp, kk, sc in zip(idx, cos_s, cos_p, kws, scores)
-                 if not c.sentences[i].text.rstrip("\"'”’) ").endswith("?")]
-        return cands, vectors
+    @staticmethod
+    def warm_up() -> None:
+        """Load the embedding model now, so the first question does not wait for it."""
+        Crosscheck._embedder().embed_one("warm up")
+
+    def titles(self) -> dict[str, str]:
+        """Each indexed source's title, by source id."""
+        return {sid: s.title for sid, s in self.corpus.sources.items()}
+
+    def skipped(self) -> dict[str, str]:
+        """Files of the sources folder that were not indexed, with the reason, by file name."""
+        return {name: info["reason"] for name, info in (self.corpus.manifest.get("skipped") or {}).items()}
+
+    def report(self) -> "Report":
+        """The sources report: each indexed source with its counts, the files skipped, and every flag."""
+        return Report(self.sources(), self.skipped(), self.flags())
+
+    def passage(self, source_id: str, start: int, end: int) -> "PassageView":
+        """The raw text of an indexed source with the span ``start:end`` to show.
+
+        Raises:
+            SourceError: the source is not in the index, or the span is not inside its text.
+        """
+        raw = self.corpus.raw.get(source_id)
+        if raw is None or not 0 <= start < end <= len(raw):
+            raise SourceError(f"{source_id} [{start}:{end}] is not a passage of the indexed sources: ask again")
+        return PassageView(self.corpus.sources[source_id], raw, start, end)
+
+    def add_source(self, path: str | Path) -> bool:
+        """Copy an article file into the sources folder; False when the same file is already there.
+
+        Run ``Crosscheck.update`` (or reopen) to index it.
+
+        Raises:
+            SourceError: not a usable article, or another file already has its name or source id.
+        """
+        from .ingest.upload import add_file, check_upload
+
+        target, there = check_upload(Path(path), self.settings.sources, self.settings.max_file_bytes)
+        if not there:
+            add_file(Path(path), target)
+        return not there
+
+    @staticmethod
+    def update(sources: str | Path | None = None, index: str | Path | None = None, *, settings: Settings | None = None,
+               progress: Progress = lambda _m: None, rebuild: bool = False) -> IndexReport:
+        """Build or update the index of ``sources`` in ``index`` (``rebuild``: from nothing); what it did."""
+        return update_index(settings or load_settings(sources=sources, index=index), progress, rebuild=rebuild)
+
+    @staticmethod
+    def claims(sentences: list[str]) -> list[Claim]:
+        """Each sentence analysed on its own, as the index analyses it: efficacy claim, strength, evidence."""
+        from .analyse.claims import analyse_many
+
+        return analyse_many(list(sentences))
+
+    @staticmethod
+    def judge(pairs: list[tuple[str, str]], settings: Settings | None = None) -> list[Judgement]:
+        """The pair judge's verdict on each (A, B): contradicts, agrees or unrelated, with its score."""
+        from .analyse.judge import get_judge
+
+        return get_judge((settings or load_settings()).judge).judge_many(list(pairs)) if pairs else []
 
 
-def _live(results: list[tuple[str, float, dict]], versions: dict[str, str]):
-    """Vector hits of live source versions, with the version suffix taken off their ids."""
-    for rid, score, meta in results:
-        if meta and versions.get(meta.get("source_id")) == meta.get("version"):
-            yield rid.rsplit("@", 1)[0], score, meta
+class Conversation:
+    """Questions asked in turn of one Crosscheck; a question that fails leaves the history as it was."""
+
+    def __init__(self, cc: Crosscheck):
+        self.cc = cc
+        self.history: list[str] = []
+
+    def ask(self, question: str) -> Answer:
+        ans = self.cc.ask(question, history=self.history)
+        self.history.append(question)
+        return ans
 
 
-def _check_question(question: str, limit: int) -> str:
-    q = " ".join((question or "").split())
-    if not q:
-        raise QuestionError("the question is empty: type a question about the sources")
-    if len(q) > limit:
-        raise QuestionError(
-            f"the question is {len(q):,} characters long, over the {limit:,} limit: ask a shorter question "
-            "(or raise CROSSCHECK_MAX_QUESTION_CHARS)"
-        )
-    return q
+@dataclass(frozen=True)
+class Report:
+    """What ``crosscheck sources`` and the app's Sources tab show."""
+
+    sources: list[SourceInfo]
+    skipped: dict[str, str]
+    flags: list[Flag]
 
 
-def _question_text(turn) -> str | None:
-    """The user's words from a history entry: a string, an Answer, or a chat message dict."""
-    if isinstance(turn, str):
-        return turn
-    if isinstance(turn, Answer):
-        return turn.question
-    if isinstance(turn, dict):
-        if turn.get("role") in (None, "user"):
-            content = turn.get("content") or turn.get("question")
-            return content if isinstance(content, str) else None
-    return None
+@dataclass(frozen=True)
+class PassageView:
+    """A source's raw text and the span of it a citation points at."""
 
+    source: Source
+    text: str
+    start: int
+    end: int
 
 def _manifest_or_rebuild(settings: Settings, progress: Progress) -> store.Manifest:
     try:
@@ -300,9 +306,3 @@ def _manifest_or_rebuild(settings: Settings, progress: Progress) -> store.Manife
         update_index(settings, progress)
         manifest = store.read_manifest(settings.index)
     return manifest
-
-
-def _report_skips(report: IndexReport, progress: Progress) -> None:
-    for name, reason in report.skipped.items():
-        progress(f"skipped: {reason}")
-    progress(report.summary())

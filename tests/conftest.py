@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import settings as _offline  # noqa: F401  (offline environment before heavy imports)
+from assistant.settings import apply_offline_defaults
+
+apply_offline_defaults()  # as the shells do at start-up: offline, no telemetry, before heavy imports
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from assistant.shells import ui
+from assistant.ingest import upload
+from assistant.shells import render, ui
 from assistant.errors import CrosscheckError, SourceError
 from assistant.types import Flag, Quote
 
@@ -99,16 +100,16 @@ def client(server):
     pytest.param("a b/c#d%é", id="needs-quoting"),
 ])
 def test_cite_href_round_trips(source_id):
-    href = ui.cite_href(source_id, 12, 40)
+    href = render.cite_href(source_id, 12, 40)
     assert href.startswith("#cc-cite/") and " " not in href and "#" not in href[1:]
-    assert ui.parse_cite_href(href) == (source_id, 12, 40)
+    assert render.parse_cite_href(href) == (source_id, 12, 40)
 
 
 def test_render_passage_marks_the_span_and_escapes_everything():
     raw = 'Intro <b>bold</b>\nThe cited <img src=x onerror="x()"> part. Rest & more.'
     start = raw.index("The cited")
     end = raw.index(" Rest")
-    out = ui.render_passage(raw, {"id": "s1", "title": "T <i>", "url": "javascript:alert(1)"}, start, end)
+    out = render.render_passage(raw, {"id": "s1", "title": "T <i>", "url": "javascript:alert(1)"}, start, end)
     assert out == (
         '<div class="cc-article"><h3 class="cc-article-title">T &lt;i&gt;</h3>'
         '<div class="cc-article-meta">s1 · characters 18–59</div>'
@@ -120,7 +121,7 @@ def test_render_passage_marks_the_span_and_escapes_everything():
 def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
     f = _expected_flags(ui_cc)[1].to_dict()
     start, end = f["start"], f["end"]
-    assert ui.render_flag(f, {"beta": "Why Foam Rolling Beats Everything"}) == (
+    assert render.render_flag(f, {"beta": "Why Foam Rolling Beats Everything"}) == (
         '<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim (strong)</div>'
         '<blockquote class="cc-quote"><div class="cc-quote-src">Why Foam Rolling Beats Everything</div>'
         f'<div>“{UNSUPPORTED[1]}” <a class="cc-cite" href="#cc-cite/beta/{start}/{end}" '
@@ -133,7 +134,7 @@ def test_render_flag_disagreement_shows_both_sides_with_their_citations(ui_cc):
     f = _expected_flags(ui_cc)[0].to_dict()
     titles = {sid: s.title for sid, s in ui_cc.corpus.sources.items()}
     cites = [{"n": 2, "source_id": "alpha", "start": f["other"]["start"], "end": f["other"]["end"]}]
-    out = ui.render_flag(f, titles, cites)
+    out = render.render_flag(f, titles, cites)
     left, right = out.split('<div class="cc-sides">')[1].split("</blockquote>")[:2]
     assert out.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>')
     assert "Why Foam Rolling Beats Everything" in left and f"“{DISAGREE_A[1]}”" in left and ">open</a>" in left
@@ -148,18 +149,18 @@ def test_render_answer_links_markers_and_never_passes_markup_through():
         "citations": [{"n": 1, "source_id": "x", "title": "<T>", "quote": "q", "start": 0, "end": 5},
                       {"n": 2, "source_id": "y", "title": "U", "quote": "q", "start": 3, "end": 9}],
     }
-    out = ui.render_answer(ans, {})
+    out = render.render_answer(ans, {})
     assert out == (
         '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is &lt;script&gt;window.__pwned=1'
         '&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
         '<a class="cc-cite" href="#cc-cite/x/0/5" title="&lt;T&gt;">[1]</a></li>'
         '<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul></div>'
     )
-    assert ui.render_question(PAYLOAD).count("<") == 0
+    assert render.render_question(PAYLOAD).count("<") == 0
 
 
 def test_render_answer_abstention_is_plain():
-    out = ui.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
+    out = render.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
                             "citations": [], "flags": []}, {})
     assert out == ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
                    "The sources don&#x27;t cover this question.</div>")
@@ -168,14 +169,14 @@ def test_render_answer_abstention_is_plain():
 def test_answer_with_flags_renders_cards_instead_of_warning_lines(ui_cc):
     ans = ui_cc.ask("Is foam rolling the same as stretching?").to_dict()
     assert any(f["kind"] == "disagreement" for f in ans["flags"]), ans
-    out = ui.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()})
+    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()})
     assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(ans["flags"])
     assert '<div class="cc-flag cc-disagreement">' in out
 
 
 def test_sources_report_lists_counts_flags_and_skips(ui_cc):
     infos = [i.to_dict() for i in ui_cc.sources()]
-    out = ui.render_sources(infos, [f.to_dict() for f in ui_cc.flags()], {"bad.txt": {"reason": "bad.txt is <empty>"}})
+    out = render.render_sources(infos, [f.to_dict() for f in ui_cc.flags()], {"bad.txt": "bad.txt is <empty>"})
     beta = out.split('<tr data-source="beta">')[1].split("</tr>")[0]
     info = next(i for i in infos if i["id"] == "beta")
     assert f'<td class="cc-num">{info["efficacy_claims"]}</td><td class="cc-num">{info["unsupported_claims"]}</td>' in beta
@@ -187,7 +188,7 @@ def test_conversation_markdown_has_citations_and_flags(ui_cc):
     f = _expected_flags(ui_cc)[1].to_dict()
     ans = {"question": "Q?", "answer": "- A. [1]", "abstained": False, "flags": [f],
            "citations": [{"n": 1, "source_id": "beta", "title": "T", "quote": "A.\nB", "start": 1, "end": 5}]}
-    assert ui.conversation_markdown([ans]) == (
+    assert render.conversation_markdown([ans]) == (
         "# Crosscheck conversation\n\n## 1. Q?\n\n- A. [1]\n\nCitations:\n\n"
         "- [1] T (beta, characters 1–5): “A. B”\n\n"
         f"- ⚠️ Unsupported claim (strong) in beta: “{UNSUPPORTED[1]}” — {f['explanation']}\n"
@@ -201,7 +202,7 @@ def test_conversation_markdown_has_citations_and_flags(ui_cc):
     pytest.param([{"role": "user", "content": [{"type": "text", "text": "What is it?"}]}], ["What is it?"], id="blocks"),
 ])
 def test_questions_from_history(history, expected):
-    assert ui.questions_from_history(history) == expected
+    assert render.questions_from_history(history) == expected
 
 
 def _upload(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -223,20 +224,20 @@ def _upload(tmp_path: Path, name: str, data: bytes) -> Path:
 def test_check_upload_rejects_with_a_reason(tmp_path, name, data, message):
     sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
     with pytest.raises(SourceError) as exc:
-        ui.check_upload(_upload(tmp_path, name, data), sources, max_bytes=200)
+        upload.check_upload(_upload(tmp_path, name, data), sources, max_bytes=200)
     assert str(exc.value).startswith(message)
 
 
 def test_check_upload_accepts_new_and_identical_files(tmp_path):
     sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
     new = _upload(tmp_path, "delta.md", b"# Delta\n\nFoam rollers come in many densities.\n")
-    assert ui.check_upload(new, sources, 10_000) == (sources / "delta.md", False)
+    assert upload.check_upload(new, sources, 10_000) == (sources / "delta.md", False)
     same = _upload(tmp_path, "alpha.txt", (DATA / "corpus" / "alpha.txt").read_bytes())
-    assert ui.check_upload(same, sources, 10_000) == (sources / "alpha.txt", True)
-    ui.add_file(new, sources / "delta.md")
+    assert upload.check_upload(same, sources, 10_000) == (sources / "alpha.txt", True)
+    upload.add_file(new, sources / "delta.md")
     assert (sources / "delta.md").read_bytes() == new.read_bytes()
     with pytest.raises(SourceError, match="appeared in the sources"):
-        ui.add_file(new, sources / "delta.md")
+        upload.add_file(new, sources / "delta.md")
     assert sorted(p.name for p in sources.iterdir()) == ["alpha.txt", "beta.md", "delta.md", "gamma.html"]
 
 
@@ -311,7 +312,7 @@ def test_api_chat_follows_up(client, ui_cc):
     assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
     assert ans2 == ui_cc.ask("Who popularised it?", history=[first]).to_dict()
     assert ans2["standalone_question"] == "Who popularised foam rolling?"
-    assert ui.message_text(history[3]) == ui.render_answer(ans2, {s: x.title for s, x in ui_cc.corpus.sources.items()})
+    assert render.message_text(history[3]) == render.render_answer(ans2, {s: x.title for s, x in ui_cc.corpus.sources.items()})
 
 
 # --------------------------------------------------------------------------- headless Chromium
@@ -397,7 +398,7 @@ def test_browser_examples_feedback_and_export(page, ui_cc):
     with page.expect_download() as dl:
         page.click("#cc-export")
     text = Path(dl.value.path()).read_text(encoding="utf-8")
-    assert text == ui.conversation_markdown([ui_cc.ask(ui.EXAMPLES[1]).to_dict()])
+    assert text == render.conversation_markdown([ui_cc.ask(ui.EXAMPLES[1]).to_dict()])
 
 
 @pytest.mark.browser

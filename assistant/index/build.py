@@ -48,6 +48,10 @@ class IndexReport:
             parts.append(f"{len(self.skipped)} skipped")
         return f"index: {', '.join(parts) or 'no sources'} in {self.seconds:.1f} s"
 
+    def lines(self) -> list[str]:
+        """What a person is told after a run: each skipped file with its reason, then the summary."""
+        return [f"skipped: {reason}" for reason in self.skipped.values()] + [self.summary()]
+
 
 def fingerprint(settings: Settings) -> str:
     """What the stored vectors depend on: index format, model weights and index-shaping settings."""

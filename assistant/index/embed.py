@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import settings as _environment  # noqa: F401  (offline, quiet environment before torch loads)
 from ..errors import ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"

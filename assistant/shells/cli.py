@@ -8,7 +8,9 @@ import sys
 
 import click
 
+from . import render
 from ..errors import CrosscheckError
+from ..settings import apply_offline_defaults
 
 _path = click.Path(file_okay=False, path_type=str)
 sources_opt = click.option("--sources", type=_path, default=None, help="Folder of articles [env CROSSCHECK_SOURCES; default ./sources].")
@@ -56,13 +58,10 @@ def cli():
 @reports_errors
 def index(sources, index, rebuild):
     """Build or update the index from the sources folder."""
-    from ..index.build import update_index
-    from ..settings import load_settings
+    from ..api import Crosscheck
 
-    report = update_index(load_settings(sources=sources, index=index), _err, rebuild=rebuild)
-    for name, reason in report.skipped.items():
-        _err(f"skipped: {reason}")
-    _err(report.summary())
+    for line in Crosscheck.update(sources, index, progress=_err, rebuild=rebuild).lines():
+        _err(line)
 
 
 @cli.command()
@@ -96,29 +95,17 @@ def chat(sources, index, as_json):
 
 
 def _answer_all(cc, questions, as_json: bool, conversation: bool) -> int:
-    history: list[str] = []
+    ask = cc.conversation().ask if conversation else cc.ask
     failed = 0
     for q in questions:
         try:
-            ans = cc.ask(q, history=history if conversation else [])
+            ans = ask(q)
         except CrosscheckError as exc:
             _err(f"error: {exc}")
             failed += 1
             continue
-        if conversation:
-            history.append(q)
-        click.echo(json.dumps(ans.to_dict(), ensure_ascii=False) if as_json else render_answer(ans))
+        click.echo(json.dumps(ans.to_dict(), ensure_ascii=False) if as_json else render.answer_text(ans))
     return failed
-
-
-def render_answer(ans) -> str:
-    """An answer for a terminal: the text, then each citation with its exact quote and offsets."""
-    lines = [ans.answer]
-    if ans.citations:
-        lines.append("")
-        for c in ans.citations:
-            lines.append(f"[{c.n}] {c.title} ({c.source_id}, chars {c.start}–{c.end}): “{' '.join(c.quote.split())}”")
-    return "\n".join(lines) + "\n"
 
 
 @cli.command()
@@ -136,11 +123,7 @@ def flags(sources, index, as_json):
     if not found:
         click.echo("No flags.")
     for f in found:
-        head = "DISAGREEMENT" if f.kind == "disagreement" else f"UNSUPPORTED CLAIM ({f.strength or 'claim'})"
-        click.echo(f"{head} in {f.source_id} [{f.start}–{f.end}]: “{' '.join(f.quote.split())}”")
-        if f.other:
-            click.echo(f"  vs {f.other.source_id} [{f.other.start}–{f.other.end}]: “{' '.join(f.other.quote.split())}”")
-        click.echo(f"  {f.explanation}\n")
+        click.echo(render.flag_text(f))
 
 
 @cli.command(name="sources")
@@ -155,13 +138,7 @@ def sources_cmd(sources, index, as_json):
     if as_json:
         click.echo(json.dumps({"sources": [i.to_dict() for i in infos]}, ensure_ascii=False))
         return
-    for i in infos:
-        dis = ", ".join(f"{n} with {other}" for other, n in i.disagreements.items()) or "none"
-        click.echo(f"{i.source.id}  {i.source.title}\n  {i.passages} passages, {i.sentences} sentences; "
-                   f"{i.efficacy_claims} efficacy claims, {i.unsupported} unsupported; disagreements: {dis}")
-    skipped = cc.corpus.manifest.get("skipped") or {}
-    for name, info in skipped.items():
-        click.echo(f"{name}  SKIPPED: {info['reason']}")
+    click.echo(render.sources_text(infos, cc.skipped()), nl=False)
 
 
 @cli.command()
@@ -186,10 +163,10 @@ def serve(sources, index, host, port):
 def claim(sentence, as_json):
     """Analyse SENTENCE on its own: is it an efficacy claim, how strong, what evidence does it give?
     Without SENTENCE, reads one sentence per line from stdin. The same analysis the index uses."""
-    from ..analyse.claims import analyse_many
+    from ..api import Crosscheck
 
     sentences = [sentence] if sentence is not None else [l.strip() for l in sys.stdin.read().splitlines() if l.strip()]
-    for c in analyse_many(sentences):
+    for c in Crosscheck.claims(sentences):
         if as_json:
             click.echo(json.dumps(c.to_dict(), ensure_ascii=False))
         elif c.efficacy_claim:
@@ -207,14 +184,13 @@ def claim(sentence, as_json):
 def judge(a, b, as_json):
     """Judge whether statement B contradicts, agrees with, or is unrelated to A: the pair judge the
     index uses. Without A and B, reads one tab-separated pair per line from stdin."""
+    from ..api import Crosscheck
     from ..errors import QuestionError
-    from ..analyse.judge import get_judge
-    from ..settings import load_settings
 
     if (a is None) != (b is None):
         raise QuestionError("give two statements (A and B), or none and one tab-separated pair per line on stdin")
     pairs, bad = ([(a, b)], 0) if a is not None else _tab_pairs(sys.stdin.read().splitlines())
-    verdicts = get_judge(load_settings().judge).judge_many(pairs) if pairs else []
+    verdicts = Crosscheck.judge(pairs)
     for (x, y), v in zip(pairs, verdicts):
         d = {"a": x, "b": y, "label": v.label, "score": v.score}
         click.echo(json.dumps(d, ensure_ascii=False) if as_json else f"{v.label} ({v.score:.2f})")
@@ -236,6 +212,7 @@ def _tab_pairs(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
 
 
 def main() -> None:
+    apply_offline_defaults()
     cli(prog_name="crosscheck")
 
 

@@ -1,34 +1,27 @@
 """The browser app: a cited chat, the article pane, flag warnings and the sources report. Rendering only.
 
-Everything shown comes from the library (``Crosscheck.ask``, ``flags``, ``sources``, ``update_index``); the
-functions at the top of this module turn those results into HTML and are pure, so tests call them directly.
-Every piece of source or user text goes through ``esc`` before it reaches the page: an article or a
-question containing ``<script>`` shows as text and runs nothing.
+Everything shown comes from the one door (``Crosscheck.ask``, ``report``, ``passage``, ``add_source``,
+``update``) and is turned into HTML by ``render``. No deferred annotations here: gradio reads the event-data
+parameters' annotations (``gr.SelectData``, ``gr.LikeData``) as real types.
 
 Feedback (👍/👎 on an answer) is appended as one JSON object per line to ``feedback/feedback.jsonl`` in
 the folder that holds the sources folder (``./feedback/`` for ``./sources``; gitignored).
 """
 
-from __future__ import annotations
-
-import html
 import json
-import os
 import queue
-import re
-import shutil
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import quote as url_quote
-from urllib.parse import unquote as url_unquote
 
-from .. import settings as _offline  # noqa: F401  (analytics and telemetry off before gradio is imported)
+from .render import (
+    parse_cite_href, render_answer, render_question, render_passage, render_sources, conversation_markdown, questions_from_history,
+)
 from ..errors import CrosscheckError, SourceError
-from ..settings import Settings
+from ..settings import Settings, apply_offline_defaults
 
 EXAMPLES = (
     "Is dry needling the same as acupuncture?",
@@ -37,240 +30,15 @@ EXAMPLES = (
 )
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PANE_EMPTY = '<div class="cc-pane-empty">Click a citation marker such as <b>[1]</b> to read the passage in its article.</div>'
-_CITE_PREFIX = "#cc-cite/"
-_TRAILING_MARKER = re.compile(r"\s\[(\d+)\]$")
-_HEADING_PREFIX = re.compile(r"^\*(.+?):\* ")
 # The embedding model loads once, when the first page opens (not before: the page's own assets would then
 # wait for the CPU); a question asked meanwhile waits for that load instead of starting a second one.
 _MODEL_LOCK = threading.Lock()
 _MODEL_READY = threading.Event()
 
 
-# --------------------------------------------------------------------------- pure rendering
-
-
-def esc(text) -> str:
-    """HTML-escaped text, quotes included (safe inside attributes too)."""
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def _flat(text: str) -> str:
-    """One line: a blank line inside a chat message would end its HTML block and break the layout."""
-    return " ".join(str(text).split())
-
-
-def _safe_url(url: str | None) -> str | None:
-    return url if url and re.match(r"^https?://", url, re.IGNORECASE) else None
-
-
-def cite_href(source_id: str, start: int, end: int) -> str:
-    """The fragment a citation link carries: which span of which source to open in the pane."""
-    return f"{_CITE_PREFIX}{url_quote(source_id, safe='')}/{int(start)}/{int(end)}"
-
-
-def parse_cite_href(href: str) -> tuple[str, int, int]:
-    """Inverse of ``cite_href``; raises ValueError on anything else."""
-    sid, start, end = href.split(_CITE_PREFIX, 1)[1].split("/")
-    return url_unquote(sid), int(start), int(end)
-
-
-def cite_link(label: str, source_id: str, start: int, end: int, title: str = "") -> str:
-    return (f'<a class="cc-cite" href="{esc(cite_href(source_id, start, end))}" title="{esc(title)}">'
-            f"{esc(label)}</a>")
-
-
-def _citation_for(citations: list[dict], source_id: str, start: int, end: int) -> dict | None:
-    """The citation whose span overlaps a flag quote, so the warning can point at its [n]."""
-    for c in citations:
-        if c["source_id"] == source_id and c["start"] < end and start < c["end"]:
-            return c
-    return None
-
-
-def _quote_block(source_id: str, quote: str, start: int, end: int, titles: dict[str, str], citations: list[dict]) -> str:
-    title = titles.get(source_id, source_id)
-    c = _citation_for(citations, source_id, start, end)
-    label = f"[{c['n']}]" if c else "open"
-    return (f'<blockquote class="cc-quote"><div class="cc-quote-src">{esc(title)}</div>'
-            f"<div>“{esc(_flat(quote))}” {cite_link(label, source_id, start, end, title)}</div></blockquote>")
-
-
-def render_flag(flag: dict, titles: dict[str, str], citations: list[dict] = ()) -> str:
-    """A flag card: a disagreement shows both quotes side by side; an unsupported claim its quote and why."""
-    citations = list(citations)
-    if flag["kind"] == "disagreement" and flag.get("other"):
-        o = flag["other"]
-        return ('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>'
-                '<div class="cc-sides">'
-                + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
-                + _quote_block(o["source_id"], o["quote"], o["start"], o["end"], titles, citations)
-                + f'</div><div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
-    strength = f" ({esc(flag['strength'])})" if flag.get("strength") else ""
-    return (f'<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim{strength}</div>'
-            + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
-            + f'<div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
-
-
-def _answer_line(line: str, by_n: dict[int, dict]) -> str:
-    """One answer bullet: escaped text, the section-heading prefix in italics, its trailing [n] as a link."""
-    body = line[2:] if line.startswith("- ") else line
-    markers = []
-    while (m := _TRAILING_MARKER.search(body)) and int(m.group(1)) in by_n:
-        markers.insert(0, by_n[int(m.group(1))])
-        body = body[: m.start()]
-    prefix = ""
-    if h := _HEADING_PREFIX.match(body):
-        prefix, body = f"<em>{esc(h.group(1))}:</em> ", body[h.end():]
-    links = " ".join(cite_link(f"[{c['n']}]", c["source_id"], c["start"], c["end"], c["title"]) for c in markers)
-    return f"<li>{prefix}{esc(_flat(body))} {links}</li>"
-
-
-def render_answer(answer: dict, titles: dict[str, str]) -> str:
-    """A chat message for an Answer dict: the cited points, then a card per flag; an abstention plainly.
-
-    The answer's own "⚠️" warning lines are replaced by the richer cards built from ``answer["flags"]``.
-    """
-    if answer.get("abstained"):
-        return ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
-                f"{esc(_flat(answer['answer']))}</div>")
-    by_n = {c["n"]: c for c in answer.get("citations") or []}
-    lines = [l for l in answer["answer"].splitlines() if l.strip()]
-    points = [_answer_line(l, by_n) for l in lines if not l.startswith("⚠️")]
-    loose = [f'<div class="cc-flag">{esc(_flat(l))}</div>' for l in lines if l.startswith("⚠️")] if not answer.get("flags") else []
-    cards = [render_flag(f, titles, list(by_n.values())) for f in answer.get("flags") or []]
-    return ('<div class="cc-answer"><ul class="cc-points">' + "".join(points) + "</ul>"
-            + "".join(cards + loose) + "</div>")
-
-
-_MD_PUNCT = r"\\`*_{}\[\]()#+\-.!|~$"
-
-
-def render_question(question: str) -> str:
-    """The user's turn as shown in the chat: Markdown- and HTML-escaped, so every character shows as typed."""
-    return esc(re.sub(f"([{_MD_PUNCT}])", r"\\\1", question))
-
-
-def question_text(rendered: str) -> str:
-    """Inverse of ``render_question``: the question as the user typed it."""
-    return re.sub(f"\\\\([{_MD_PUNCT}])", r"\1", html.unescape(rendered))
-
-
-def render_passage(raw: str, source: dict, start: int, end: int) -> str:
-    """The side pane: the whole article text with the cited span in <mark>, under its title and link."""
-    url = _safe_url(source.get("url"))
-    link = (f'<a class="cc-src-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(url)}</a>'
-            if url else "")
-    meta = f'{esc(source.get("id", ""))} · characters {start}–{end}'
-    return (f'<div class="cc-article"><h3 class="cc-article-title">{esc(source.get("title", ""))}</h3>{link}'
-            f'<div class="cc-article-meta">{meta}</div>'
-            f'<div class="cc-article-text">{esc(raw[:start])}<mark class="cc-mark">{esc(raw[start:end])}</mark>'
-            f"{esc(raw[end:])}</div></div>")
-
-
-def render_sources(infos: list[dict], flags: list[dict], skipped: dict[str, dict]) -> str:
-    """The Sources tab: one row per article with its claim and disagreement counts, its flags, and skipped files."""
-    titles = {i["id"]: i["title"] for i in infos}
-    rows = []
-    for i in infos:
-        url = _safe_url(i.get("url"))
-        name = (f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(i["title"])}</a>'
-                if url else esc(i["title"]))
-        dis = ", ".join(f"{n} with {esc(titles.get(o, o))}" for o, n in sorted(i["disagreements"].items())) or "none"
-        own = [f for f in flags if f["source_id"] == i["id"] or (f.get("other") or {}).get("source_id") == i["id"]]
-        details = (f'<details><summary>{len(own)} flag{"s" if len(own) != 1 else ""}</summary>'
-                   + "".join(render_flag(f, titles) for f in own) + "</details>") if own else "no flags"
-        rows.append(f'<tr data-source="{esc(i["id"])}"><td><div class="cc-src-title">{name}</div>'
-                    f'<div class="cc-src-id">{esc(Path(i.get("path") or i["id"]).name)}</div></td>'
-                    f'<td class="cc-num">{i["passages"]}</td><td class="cc-num">{i["efficacy_claims"]}</td>'
-                    f'<td class="cc-num">{i["unsupported_claims"]}</td><td>{dis}</td><td>{details}</td></tr>')
-    for name, info in sorted(skipped.items()):
-        rows.append(f'<tr class="cc-skipped"><td><div class="cc-src-title">{esc(name)}</div></td>'
-                    f'<td colspan="5">skipped: {esc(info.get("reason", ""))}</td></tr>')
-    if not rows:
-        return '<div class="cc-pane-empty">No sources yet: add .txt, .md or .html articles below.</div>'
-    return ('<table class="cc-sources"><thead><tr><th>Article</th><th>Passages</th><th>Efficacy claims</th>'
-            '<th>Unsupported</th><th>Disagreements</th><th>Flags</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>")
-
-
-def conversation_markdown(answers: list[dict]) -> str:
-    """A conversation as Markdown: each question, its answer, its citations with exact quotes, its flags."""
-    out = ["# Crosscheck conversation", ""]
-    for k, a in enumerate(answers, 1):
-        out += [f"## {k}. {_flat(a['question'])}", "", a["answer"], ""]
-        if a.get("citations"):
-            out += ["Citations:", ""]
-            for c in a["citations"]:
-                out += [f"- [{c['n']}] {c['title']} ({c['source_id']}, characters {c['start']}–{c['end']}): “{_flat(c['quote'])}”"]
-            out.append("")
-        for f in a.get("flags") or []:
-            if f["kind"] == "disagreement" and f.get("other"):
-                o = f["other"]
-                out.append(f"- ⚠️ Disagreement: {f['source_id']} “{_flat(f['quote'])}” vs {o['source_id']} “{_flat(o['quote'])}” — {f['explanation']}")
-            else:
-                out.append(f"- ⚠️ Unsupported claim ({f.get('strength') or 'claim'}) in {f['source_id']}: “{_flat(f['quote'])}” — {f['explanation']}")
-        if a.get("flags"):
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def message_text(message: dict) -> str:
-    """The text of a chat message in either Gradio shape: a string, or a list of content blocks."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    return " ".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type", "text") == "text")
-
-
-def questions_from_history(history: list[dict]) -> list[str]:
-    """Earlier questions of a chat, as the user typed them (the chat shows them escaped)."""
-    return [question_text(message_text(m)) for m in history or [] if m.get("role") == "user"]
-
-
 def feedback_path(settings: Settings) -> Path:
     """Where 👍/👎 feedback is appended: ``feedback/feedback.jsonl`` next to the sources folder."""
     return Path(settings.sources).resolve().parent / "feedback" / "feedback.jsonl"
-
-
-# --------------------------------------------------------------------------- uploads
-
-
-def check_upload(path: Path, sources_dir: Path, max_bytes: int) -> tuple[Path, bool]:
-    """Decide where an uploaded file goes: ``(target, already_there)``.
-
-    Raises:
-        SourceError: the file is not a usable article (type, size, encoding, empty), or a different
-            file with its name or source id is already in the sources folder.
-    """
-    from ..ingest.sources import SUFFIXES, load_document, source_id
-
-    name = path.name
-    if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
-        raise SourceError(f"{name} is not a .txt, .md or .html file: only those article formats can be added")
-    doc = load_document(path, max_bytes)
-    target = Path(sources_dir) / name
-    if target.exists():
-        if target.read_bytes() == path.read_bytes():
-            return target, True
-        raise SourceError(f"a different {name} is already in the sources: rename your file to add it as a new source")
-    clash = [p.name for p in Path(sources_dir).iterdir() if p.is_file() and source_id(p) == doc.source.id and p.suffix.lower() in SUFFIXES]
-    if clash:
-        raise SourceError(f"{name} would have the source id {doc.source.id!r} of {clash[0]}: rename your file")
-    return target, False
-
-
-def add_file(path: Path, target: Path) -> None:
-    """Copy an accepted upload into the sources folder without ever replacing a file that appeared meanwhile."""
-    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
-    shutil.copyfile(path, tmp)
-    try:
-        os.link(tmp, target)  # fails if target exists: never overwrites
-    except FileExistsError as exc:
-        raise SourceError(f"{target.name} appeared in the sources while uploading: try again") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- the app
@@ -353,13 +121,10 @@ class _Holder:
             self._cc = cc
 
 
-def _titles(cc) -> dict[str, str]:
-    return {sid: s.title for sid, s in cc.corpus.sources.items()}
-
-
 def _sources_html(cc) -> str:
-    return render_sources([i.to_dict() for i in cc.sources()], [f.to_dict() for f in cc.flags()],
-                          cc.corpus.manifest.get("skipped") or {})
+    report = cc.report()
+    return render_sources([i.to_dict() for i in report.sources], [f.to_dict() for f in report.flags],
+                          report.skipped)
 
 
 class _Handlers:
@@ -392,7 +157,7 @@ class _Handlers:
             raise gr.Error(str(exc), print_exception=False) from exc
         history = list(history or []) + [
             {"role": "user", "content": render_question(message)},
-            {"role": "assistant", "content": render_answer(ans, _titles(cc))},
+            {"role": "assistant", "content": render_answer(ans, cc.titles())},
         ]
         return "", history, list(answers or []) + [ans], ans
 
@@ -433,11 +198,12 @@ class _Handlers:
             source_id, start, end = parse_cite_href(href[0] if isinstance(href, list) else str(href))
         except (ValueError, IndexError):
             return '<div class="cc-pane-empty">That is not a citation link.</div>'
-        raw = cc.corpus.raw.get(source_id)
-        if raw is None or not 0 <= start < end <= len(raw):
+        try:
+            view = cc.passage(source_id, start, end)
+        except SourceError:
             return '<div class="cc-pane-empty">That passage is no longer in the index: ask again.</div>'
-        src = cc.corpus.sources[source_id]
-        return render_passage(raw, {"id": source_id, "title": src.title, "url": src.url}, start, end)
+        src = view.source
+        return render_passage(view.text, {"id": source_id, "title": src.title, "url": src.url}, start, end)
 
     def sources(self) -> str:
         return _sources_html(self.holder.get())
@@ -446,15 +212,13 @@ class _Handlers:
         """Validate each upload (bad ones are warned about and skipped), copy the good ones, re-index."""
         import gradio as gr
 
-        s = self.holder.get().settings
+        cc = self.holder.get()
         log: list[str] = []
         for f in files or []:
             p = Path(f)
             try:
-                target, there = check_upload(p, s.sources, s.max_file_bytes)
-                if not there:
-                    add_file(p, target)
-                log.append(f"{p.name}: {'already in the sources, unchanged' if there else 'added'}")
+                added = cc.add_source(p)
+                log.append(f"{p.name}: {'added' if added else 'already in the sources, unchanged'}")
             except (CrosscheckError, OSError) as exc:
                 reason = str(exc) if isinstance(exc, CrosscheckError) else f"{p.name}: {exc.strerror or exc}"
                 gr.Warning(f"Not added: {reason}")
@@ -480,17 +244,16 @@ class _Handlers:
             yield "\n".join(log + [f"error: {msg}"]), gr.skip(), gr.skip()
             return
         self.holder.set(outcome["cc"])
-        log += [f"skipped: {r}" for r in outcome["report"].skipped.values()] + [outcome["report"].summary()]
+        log += outcome["report"].lines()
         yield "\n".join(log), _sources_html(outcome["cc"]), None
 
 
 def _reindex_into(settings: Settings, lines: queue.Queue, outcome: dict) -> None:
     """Update the index, then open it; progress lines go to ``lines`` (None last). The old index keeps answering."""
     from ..api import Crosscheck
-    from ..index.build import update_index
 
     try:
-        outcome["report"] = update_index(settings, lines.put)
+        outcome["report"] = Crosscheck.update(settings=settings, progress=lines.put)
         outcome["cc"] = Crosscheck.open(settings=settings, update=False)
     except Exception as exc:  # reported in the page; never a traceback
         outcome["error"] = exc
@@ -504,6 +267,7 @@ def build_app(cc_factory: Callable[[], object] | Settings, examples: Iterable[st
     Endpoints: ``/ask`` (question -> Answer dict) and ``/chat`` (message, history -> "", history, Answer dict).
     Launch it with ``launch`` (theme, CSS and privacy settings are launch options in Gradio 6).
     """
+    apply_offline_defaults()  # before gradio's first import: no analytics
     import gradio as gr
 
     if isinstance(cc_factory, Settings):
@@ -516,10 +280,14 @@ def build_app(cc_factory: Callable[[], object] | Settings, examples: Iterable[st
 
     holder = _Holder(cc_factory)
     h = _Handlers(holder)
-    # This module defers annotations (they are strings): gradio finds event-data parameters by their real types.
-    _Handlers.from_example.__annotations__["data"] = gr.SelectData
-    _Handlers.like.__annotations__["data"] = gr.LikeData
     private = {"api_visibility": "private"}
+
+    # Gradio finds event-data parameters by their annotations, evaluated here (this module has no deferred ones).
+    def from_example(data: gr.SelectData, history: list[dict], answers: list[dict]):
+        return h.from_example(data, history, answers)
+
+    def like(answers: list[dict], data: gr.LikeData) -> None:
+        return h.like(answers, data)
 
     def passage(href) -> str:  # a plain function: gradio marks server functions with an attribute
         return h.passage(href)
@@ -560,9 +328,9 @@ def build_app(cc_factory: Callable[[], object] | Settings, examples: Iterable[st
         gr.api(h.ask, api_name="ask")
         msg.submit(h.chat, [msg, chatbot, answers], [msg, chatbot, answers, last], api_name="chat").then(
             h.export, [answers], [download], **private)
-        chatbot.example_select(h.from_example, [chatbot, answers], [chatbot, answers], **private).then(
+        chatbot.example_select(from_example, [chatbot, answers], [chatbot, answers], **private).then(
             h.export, [answers], [download], **private)
-        chatbot.like(h.like, [answers], None, **private)
+        chatbot.like(like, [answers], None, **private)
         clear.click(lambda: ([], [], PANE_EMPTY, gr.update(value=None, interactive=False)), None,
                     [chatbot, answers, pane, download], **private)
         demo.load(load_model, None, None, **private)
@@ -649,9 +417,9 @@ def load_model() -> None:
         if _MODEL_READY.is_set():
             return
         try:
-            from ..index.embed import get_embedder
+            from ..api import Crosscheck
 
-            get_embedder().embed_one("warm up")
+            Crosscheck.warm_up()
         except Exception:
             pass
         finally:

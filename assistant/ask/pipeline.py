@@ -1,0 +1,73 @@
+"""From a question to an Answer: check it, make it standalone, retrieve, abstain or compose."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import compose
+from .conversation import standalone
+from .retrieve import HybridRetriever
+from ..errors import QuestionError
+from ..settings import Settings
+from ..text import content_words
+from ..types import Answer
+
+
+def check_question(question: str, limit: int) -> str:
+    """The question with its white space folded.
+
+    Raises:
+        QuestionError: it is empty, or longer than ``limit`` characters.
+    """
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty: type a question about the sources")
+    if len(q) > limit:
+        raise QuestionError(
+            f"the question is {len(q):,} characters long, over the {limit:,} limit: ask a shorter question "
+            "(or raise CROSSCHECK_MAX_QUESTION_CHARS)"
+        )
+    return q
+
+
+def question_text(turn) -> str | None:
+    """The user's words from a history entry: a string, an Answer, or a chat message dict."""
+    if isinstance(turn, str):
+        return turn
+    if isinstance(turn, Answer):
+        return turn.question
+    if isinstance(turn, dict):
+        if turn.get("role") in (None, "user"):
+            content = turn.get("content") or turn.get("question")
+            return content if isinstance(content, str) else None
+    return None
+
+
+def standalone_question(question: str, history, phrases) -> str:
+    """``question`` rewritten to stand alone, each of the last four earlier questions resolved in turn."""
+    previous = [p for p in (question_text(h) for h in history) if p]
+    resolved: list[str] = []
+    for p in previous[-4:]:
+        resolved.append(standalone(p, resolved, phrases))
+    return standalone(question, resolved, phrases)
+
+
+def answer(question: str, query: str, corpus, retriever: HybridRetriever, qv: np.ndarray, settings: Settings) -> Answer:
+    """The cited answer to ``query`` (``question`` as asked), or an abstention saying why there is none."""
+    c = corpus
+    if not c.sentences:
+        return compose.abstained(question, compose.Abstention("There are no indexed sources to answer from."), query)
+    ranked_passages = retriever.rank_passages(query, qv)
+    cands, vectors = retriever.score_sentences(query, qv, ranked_passages)
+    best = max((x.cosine for x in cands), default=0.0)
+    uncovered = list(dict.fromkeys(w for w, st in content_words(query) if st not in c.vocab))
+    reason = compose.abstention(uncovered, best, settings.abstain_min_cosine, settings.abstain_uncovered_cosine)
+    if reason:
+        return compose.abstained(question, reason, query)
+    chosen = compose.select(cands, vectors, c.sentences, settings.answer_sentences, settings.abstain_min_cosine)
+    chosen = compose.order(chosen, c.sentences)
+    if not chosen:
+        return compose.abstained(question, compose.Abstention(
+            "The sources don't cover this question, so there is no answer to give from them."), query)
+    return compose.compose(question, chosen, c.sentences, c.sources, c.raw,
+                           c.flags_of({c.sentences[x.index].source_id for x in chosen}), query)
