@@ -263,6 +263,28 @@ class Crosscheck:
 
         return get_judge((settings or load_settings()).judge).judge_many(list(pairs)) if pairs else []
 
+    @staticmethod
+    def evaluate(gold: str | Path, sources: str | Path, index: str | Path | None = None,
+                 progress: Progress = lambda _m: None) -> dict:
+        """Score the articles in ``sources`` against a gold file (``topics/*/gold.json`` format); see ``evaluate``."""
+        from .evaluate import evaluate
+
+        return evaluate(gold, sources, index, progress=progress)
+
+    @staticmethod
+    def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None) -> dict:
+        """Score every ``folder/*/gold.json`` against its ``sources``: one result per topic and their mean."""
+        from .evaluate import evaluate_all
+
+        return evaluate_all(folder, index, progress=progress)
+
+    @staticmethod
+    def eval_summary(result: dict) -> dict:
+        """One table row of an evaluation result."""
+        from .evaluate import summary
+
+        return summary(result)
+
 
 class Conversation:
     """Questions asked in turn of one Crosscheck; a question that fails leaves the history as it was."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["index", "ask", "chat", "flags", "sources", "serve", "claim", "judge"]
+COMMANDS = ["index", "ask", "chat", "flags", "sources", "serve", "claim", "judge", "eval"]
 
 
 def run(*args, stdin: str | None = None, cwd=ROOT):

@@ -209,53 +209,23 @@ def judge(a, b, as_json):
 def eval_cmd(gold, sources, all_dir, index, as_json):
     """Score the articles in SOURCES against GOLD (the topics/*/gold.json format): expected passages cited,
     out-of-scope abstention, follow-ups, unsupported-claim and disagreement recall and precision, exact offsets."""
-    from ..evaluate import evaluate, evaluate_all, summary
+    from ..api import Crosscheck
 
     if (all_dir is None) == (gold is None) or (gold is None) != (sources is None):
         raise click.UsageError("give GOLD and SOURCES (a gold.json and its articles folder), or --all DIR, not both")
     if all_dir is not None:
-        result = evaluate_all(all_dir, index, progress=_err)
-        rows = [summary(r) for r in result["topics"]] + [result["mean"]]
+        result = Crosscheck.evaluate_all(all_dir, index, progress=_err)
+        rows = [Crosscheck.eval_summary(r) for r in result["topics"]] + [result["mean"]]
         sections = result["topics"]
     else:
-        result = evaluate(gold, sources, index, progress=_err)
-        rows, sections = [summary(result)], [result]
+        result = Crosscheck.evaluate(gold, sources, index, progress=_err)
+        rows, sections = [Crosscheck.eval_summary(result)], [result]
     failed = [f"{r['topic']} {name}: {r[name]['error']}" for r in sections for name in ("answers", "chat", "flags")
               if r[name].get("ok") is False]
-    click.echo(json.dumps(result, ensure_ascii=False) if as_json else render_eval(rows))
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json else render.eval_table(rows))
     for line in failed:
         _err(f"error: {line}")
     sys.exit(2 if failed else 0)
-
-
-_EVAL_COLUMNS = [
-    ("topic", ("topic",)), ("cited", ("recall",)), ("out-of-scope abstained", ("oos_abstain",)),
-    ("in-scope abstained", ("in_scope_abstained",)), ("answer flag missed", ("answer_flag_missed",)),
-    ("follow-ups", ("followups",)),
-    ("unsupported R / P (never)", ("unsupported_recall", "unsupported_precision", "unsupported_false")),
-    ("outside gold", ("unsupported_outside_gold",)),
-    ("disagreements found / P (never)", ("disagree_found", "disagree_precision", "disagree_false")),
-    ("bad offsets", ("bad_offsets",)),
-    ("seconds index / ask / chat / flags", ("index_s", "batch_s", "chat_s", "flags_s")),
-]
-
-
-def render_eval(rows: list[dict]) -> str:
-    """Evaluation rows as a Markdown table, one topic a row."""
-    def fmt(key, v):
-        if v is None:
-            return "—"
-        return f"{v:.1f}" if key.endswith("_s") else f"{v:g}" if isinstance(v, float) else str(v)
-
-    def cell(row, keys):
-        parts = [fmt(k, row.get(k)) for k in keys]
-        if len(keys) == 3:
-            return f"{parts[0]} / {parts[1]} ({parts[2]})"
-        return " / ".join(parts)
-
-    lines = ["| " + " | ".join(h for h, _ in _EVAL_COLUMNS) + " |", "|" + "---|" * len(_EVAL_COLUMNS)]
-    lines += ["| " + " | ".join(cell(r, keys) for _, keys in _EVAL_COLUMNS) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _tab_pairs(lines: list[str]) -> tuple[list[tuple[str, str]], int]:

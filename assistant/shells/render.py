@@ -234,3 +234,35 @@ def sources_text(infos, skipped: dict[str, str]) -> str:
                    f"{i.efficacy_claims} efficacy claims, {i.unsupported} unsupported; disagreements: {dis}")
     out += [f"{name}  SKIPPED: {reason}" for name, reason in skipped.items()]
     return "".join(line + "\n" for line in out)
+
+
+# --------------------------------------------------------------------------- evaluation (crosscheck eval)
+
+_EVAL_COLUMNS = [
+    ("topic", ("topic",)), ("cited", ("recall",)), ("out-of-scope abstained", ("oos_abstain",)),
+    ("in-scope abstained", ("in_scope_abstained",)), ("answer flag missed", ("answer_flag_missed",)),
+    ("follow-ups", ("followups",)),
+    ("unsupported R / P (never)", ("unsupported_recall", "unsupported_precision", "unsupported_false")),
+    ("outside gold", ("unsupported_outside_gold",)),
+    ("disagreements found / P (never)", ("disagree_found", "disagree_precision", "disagree_false")),
+    ("bad offsets", ("bad_offsets",)),
+    ("seconds index / ask / chat / flags", ("index_s", "batch_s", "chat_s", "flags_s")),
+]
+
+
+def eval_table(rows: list[dict]) -> str:
+    """Evaluation rows as a Markdown table, one topic a row."""
+    def fmt(key, v):
+        if v is None:
+            return "—"
+        return f"{v:.1f}" if key.endswith("_s") else f"{v:g}" if isinstance(v, float) else str(v)
+
+    def cell(row, keys):
+        parts = [fmt(k, row.get(k)) for k in keys]
+        if len(keys) == 3:
+            return f"{parts[0]} / {parts[1]} ({parts[2]})"
+        return " / ".join(parts)
+
+    lines = ["| " + " | ".join(h for h, _ in _EVAL_COLUMNS) + " |", "|" + "---|" * len(_EVAL_COLUMNS)]
+    lines += ["| " + " | ".join(cell(r, keys) for _, keys in _EVAL_COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
