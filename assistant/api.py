@@ -75,7 +75,7 @@ class Crosscheck:
     @property
     def store(self) -> store.VectorStore:
         if self._store is None:
-            self._store = store.VectorStore(self.settings.index, self.corpus.manifest["collection"], self.settings.chroma_url)
+            self._store = store.VectorStore(self.settings.index, self.corpus.manifest.collection, self.settings.chroma_url)
         return self._store
 
     def flags(self) -> list[Flag]:
@@ -98,8 +98,8 @@ class Crosscheck:
                 dis[f.other.source_id][f.source_id] += 1
         out = []
         for sid, src in self.corpus.sources.items():
-            claims = [self.corpus.claims.get(s.id) or {} for s in sents[sid]]
-            out.append(SourceInfo(src, passages[sid], len(sents[sid]), sum(bool(c.get("efficacy_claim")) for c in claims),
+            claims = [self.corpus.claims.get(s.id) for s in sents[sid]]
+            out.append(SourceInfo(src, passages[sid], len(sents[sid]), sum(bool(c and c.efficacy_claim) for c in claims),
                                   unsupported[sid], dict(dis[sid])))
         return out
 

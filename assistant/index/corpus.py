@@ -8,36 +8,35 @@ from pathlib import Path
 
 from . import store
 from .analysis import stored_flags
+from .records import Manifest
 from ..ask.conversation import phrase_counts
 from ..ask.retrieve import KeywordIndex
 from ..errors import StaleIndexError
-from ..types import Flag, Passage, Sentence, Source
+from ..types import Claim, Flag, Passage, Sentence, Source
 
 
 class Corpus:
     """Everything a question needs, loaded once from the index: texts, offsets, keyword indexes, flags."""
 
-    def __init__(self, folder: Path, manifest: store.Manifest):
+    def __init__(self, folder: Path, manifest: Manifest):
         self.folder = folder
         self.manifest = manifest
         self.sources: dict[str, Source] = {}
         self.raw: dict[str, str] = {}
         self.sentences: list[Sentence] = []
         self.passages: list[Passage] = []
-        self.claims: dict[str, dict] = {}
-        for sid, meta in sorted(manifest.sources.items()):
-            rec = store.read_records(folder, meta["records"])
-            src = Source(**rec["source"])
-            self.sources[sid] = src
-            self.raw[sid] = _read_source_text(src, meta["sha256"])
-            self.passages += [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in rec["passages"]]
-            sents = [Sentence(**s) for s in rec["sentences"]]
-            self.sentences += sents
-            for s, c in zip(sents, rec.get("claims") or []):
-                self.claims[s.id] = c
+        self.claims: dict[str, Claim] = {}
+        index = store.IndexFolder(folder)
+        for sid, entry in sorted(manifest.sources.items()):
+            rec = index.read_records(sid, entry.version)
+            self.sources[sid] = rec.source
+            self.raw[sid] = _read_source_text(rec.source, entry.sha256)
+            self.passages += rec.passages
+            self.sentences += rec.sentences
+            self.claims.update(zip((s.id for s in rec.sentences), rec.claims))
         self.sentence_pos = {s.id: i for i, s in enumerate(self.sentences)}
         self.passage_pos = {p.id: i for i, p in enumerate(self.passages)}
-        self.versions = {sid: meta["version"] for sid, meta in manifest.sources.items()}
+        self.versions = {sid: entry.version for sid, entry in manifest.sources.items()}
         self.passage_keywords = KeywordIndex([f"{p.heading or ''} {p.text}" for p in self.passages])
         self.sentence_keywords = KeywordIndex([s.text for s in self.sentences])
         self.vocab = self.passage_keywords.vocab | self.sentence_keywords.vocab
@@ -47,6 +46,11 @@ class Corpus:
         for n, f in enumerate(self.flags):
             for sid in {f.source_id, f.other.source_id if f.other else f.source_id}:
                 self._flag_positions[sid].append(n)
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Source files the last update skipped, with the reason, by file name."""
+        return {name: s.reason for name, s in self.manifest.skipped.items()}
 
     def flags_of(self, source_ids: set[str]) -> list[Flag]:
         """The flags with a quote in any of these sources, in corpus order (an answer cites few sources)."""
@@ -65,13 +69,13 @@ def _read_source_text(src: Source, sha256: str) -> str:
         return f.read()
 
 
-def _flags(corpus: Corpus, manifest: store.Manifest) -> list[Flag]:
+def _flags(corpus: Corpus, manifest: Manifest) -> list[Flag]:
     """Stored flags: unsupported claims from each sentence's analysis, disagreements from the manifest."""
     flags = []
     for s in corpus.sentences:
         c = corpus.claims.get(s.id)
-        if c and c.get("unsupported"):
+        if c and c.unsupported:
             flags.append(Flag("unsupported_claim", s.source_id, corpus.raw[s.source_id][s.start:s.end], s.start, s.end,
-                              c.get("explanation") or "", c.get("strength")))
+                              c.explanation or "", c.strength))
     flags += stored_flags(corpus.folder, manifest)
     return flags

@@ -159,9 +159,8 @@ def sources_cmd(sources, index, as_json):
         dis = ", ".join(f"{n} with {other}" for other, n in i.disagreements.items()) or "none"
         click.echo(f"{i.source.id}  {i.source.title}\n  {i.passages} passages, {i.sentences} sentences; "
                    f"{i.efficacy_claims} efficacy claims, {i.unsupported} unsupported; disagreements: {dis}")
-    skipped = cc.corpus.manifest.get("skipped") or {}
-    for name, info in skipped.items():
-        click.echo(f"{name}  SKIPPED: {info['reason']}")
+    for name, reason in cc.corpus.skipped.items():
+        click.echo(f"{name}  SKIPPED: {reason}")
 
 
 @cli.command()

@@ -359,7 +359,7 @@ def _titles(cc) -> dict[str, str]:
 
 def _sources_html(cc) -> str:
     return render_sources([i.to_dict() for i in cc.sources()], [f.to_dict() for f in cc.flags()],
-                          cc.corpus.manifest.get("skipped") or {})
+                          {name: {"reason": why} for name, why in cc.corpus.skipped.items()})
 
 
 class _Handlers:
