@@ -159,7 +159,7 @@ def baseline_latencies(cc, qs: list[str]) -> list[float]:
 
     from bench_retrieval import baseline_embeddings
 
-    db = Chroma(client=cc.store.client, collection_name=f"{cc.corpus.manifest['collection']}_passages",
+    db = Chroma(client=cc.store.client, collection_name=f"{cc.corpus.manifest.collection}_passages",
                 embedding_function=baseline_embeddings())
     db.similarity_search("What is dry needling?", k=5)  # warm-up
     lat = []

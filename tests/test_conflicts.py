@@ -186,21 +186,22 @@ def test_incremental_disagreements_equal_a_fresh_build_and_judge_only_new_pairs(
     gamma.write_text(gamma.read_text(encoding="utf-8") + "\n\nIn short, foam rolling is a kind of stretching.\n",
                      encoding="utf-8")
     read = []
-    real_read_records = store.read_records
-    monkeypatch.setattr(store, "read_records", lambda folder, rel: read.append(rel) or real_read_records(folder, rel))
+    real_read_records = store.IndexFolder.read_records
+    monkeypatch.setattr(store.IndexFolder, "read_records",
+                        lambda index, sid, version: read.append(sid) or real_read_records(index, sid, version))
     report = update_index(inc)
     assert report.updated == ["gamma"]
     # The groups gamma joins take their other members from their previous files, not from records.
-    assert {Path(rel).name.split("@")[0] for rel in read} == {"gamma"}
-    monkeypatch.setattr(store, "read_records", real_read_records)
+    assert set(read) == {"gamma"}
+    monkeypatch.setattr(store.IndexFolder, "read_records", real_read_records)
     after = _flag_dicts(inc.index)
     fresh = load_settings(sources=src, index=tmp_path / "fresh")
     update_index(fresh)
     assert after == _flag_dicts(fresh.index)
     assert any(f["source_id"] == "gamma" or f["other"]["source_id"] == "gamma" for f in after)
     assert [f for f in after if "gamma" not in (f["source_id"], f["other"]["source_id"])] == before
-    live = set(store.read_manifest(inc.index)["disagreements"].values())
-    assert {str(p.relative_to(inc.index)) for p in (inc.index / store.ANALYSIS).glob("disagreements-*.json")} == live
+    live = {store.IndexFolder(inc.index).group_path(name) for name in store.read_manifest(inc.index).groups.values()}
+    assert set((inc.index / store.ANALYSIS).glob("disagreements-*.json")) == live
 
     # A change that adds no statement with a position: no pair is new, so no judge is loaded.
     def no_judge(*_a, **_k):
@@ -229,23 +230,24 @@ def test_damaged_group_files_and_the_older_single_file_are_redone_from_records(t
     update_index(s)
     want = _flag_dicts(s.index)
     assert want
-    manifest = store.read_manifest(s.index)
-    (name, rel), = manifest["disagreements"].items()  # the tiny corpus has one group: foam rolling vs stretching
+    index = store.IndexFolder(s.index)
+    (name, group), = store.read_manifest(s.index).groups.items()  # the tiny corpus has one group: foam rolling vs stretching
     assert name == "identity:foam rolling|stretching"
-    # The older layout: no groups, one file of flags the manifest names.
+    # The older layout (format 2 before groups): no groups, one file of flags the manifest names.
     (s.index / "analysis" / "disagreements-old.json").write_text(json.dumps(want), encoding="utf-8")
-    manifest["disagreements_file"] = "analysis/disagreements-old.json"
-    del manifest["disagreements"]
-    store.write_manifest(s.index, manifest)
+    manifest = json.loads((s.index / store.MANIFEST).read_text(encoding="utf-8"))
+    manifest.update(format=2, disagreements_file="analysis/disagreements-old.json")
+    del manifest["groups"]
+    (s.index / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert _flag_dicts(s.index) == want  # still readable as it is
-    (s.index / rel).write_text("{ torn", encoding="utf-8")  # and the group file it would reuse is damaged
+    index.group_path(group).write_text("{ torn", encoding="utf-8")  # and the group file it would reuse is damaged
     report = update_index(s)
     assert not report.changed
     after = store.read_manifest(s.index)
-    assert "disagreements_file" not in after and not (s.index / "analysis" / "disagreements-old.json").exists()
+    assert after.flag_file is None and not (s.index / "analysis" / "disagreements-old.json").exists()
     assert _flag_dicts(s.index) == want
     # A damaged group file found when the index is opened is redone, with a message.
-    (s.index / after["disagreements"][name]).write_text("{}", encoding="utf-8")
+    index.group_path(after.groups[name]).write_text("{}", encoding="utf-8")
     with pytest.raises(DamagedAnalysisError, match="is missing or damaged; it will be redone from the index records"):
         _flag_dicts(s.index)
     messages = []

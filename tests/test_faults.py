@@ -51,7 +51,7 @@ def test_kill_9_during_index_keeps_the_previous_index_answering(corpus_dir, tmp_
     assert "30 added" in err
     manifest = store.read_manifest(idx)
     assert len(manifest.sources) == 33 and not (idx / store.JOURNAL).exists()
-    live = {f"{sid}@{meta['version']}{ext}" for sid, meta in manifest.sources.items() for ext in (".json", ".cues.npy", ".words")}
+    live = {f"{sid}@{e.version}{ext}" for sid, e in manifest.sources.items() for ext in (".json", ".cues.npy", ".words")}
     assert {p.name for p in (idx / "records").iterdir()} == live
 
 

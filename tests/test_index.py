@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from assistant.index.analysis import stored_flags
 from assistant.api import Crosscheck
 from assistant.errors import IndexError_, SourceError
 from assistant.index.build import update_index
+from assistant.index.records import SourceEntry
 from assistant.settings import load_settings
 
 DATA = Path(__file__).parent / "data" / "corpus"
@@ -30,7 +32,7 @@ def vector_ids(settings) -> dict[str, set[str]]:
     """Source ids present in each chromadb collection, read back through a fresh client."""
     store.release_clients()
     manifest = store.read_manifest(settings.index)
-    vs = store.VectorStore(settings.index, manifest["collection"])
+    vs = store.VectorStore(settings.index, manifest.collection)
     out = {}
     for kind, coll in (("passages", vs.passages), ("sentences", vs.sentences)):
         out[kind] = {m["source_id"] for m in coll.get(include=["metadatas"])["metadatas"]}
@@ -51,16 +53,16 @@ def test_changed_source_is_reembedded_alone_and_old_version_removed(folders):
     src, idx = folders
     s = load_settings(sources=src, index=idx)
     update_index(s)
-    old_version = store.read_manifest(idx).sources["beta"]["version"]
+    old_version = store.read_manifest(idx).sources["beta"].version
     (src / "beta.md").write_text("# Beta\n\nFoam rolling takes ten minutes a day.\n", encoding="utf-8")
     report = update_index(s)
     assert (report.updated, sorted(report.unchanged)) == (["beta"], ["alpha", "gamma"])
     store.release_clients()
-    vs = store.VectorStore(idx, store.read_manifest(idx)["collection"])
+    vs = store.VectorStore(idx, store.read_manifest(idx).collection)
     versions = {m["version"] for m in vs.sentences.get(where={"source_id": "beta"}, include=["metadatas"])["metadatas"]}
     assert old_version not in versions and len(versions) == 1
     assert sorted(p.name for p in (idx / "records").iterdir()) == sorted(
-        f"{sid}@{m['version']}{ext}" for sid, m in store.read_manifest(idx).sources.items() for ext in (".json", ".cues.npy", ".words"))
+        f"{sid}@{m.version}{ext}" for sid, m in store.read_manifest(idx).sources.items() for ext in (".json", ".cues.npy", ".words"))
 
 
 def test_removed_source_leaves_nothing_behind(folders):
@@ -115,7 +117,7 @@ def test_changed_judge_reruns_only_the_disagreement_pass(folders):
     assert not is_current(other)
     report = update_index(other)
     assert (report.rebuilt_because, report.added, sorted(report.unchanged)) == (None, [], ["alpha", "beta", "gamma"])
-    assert store.read_manifest(idx)["judge"] == str(BUILTIN_DIR) and is_current(other)
+    assert store.read_manifest(idx).judge == str(BUILTIN_DIR) and is_current(other)
 
 
 def test_older_format_is_rebuilt_with_a_message(folders):
@@ -139,19 +141,20 @@ def test_killed_build_keeps_previous_index_answering(folders):
     update_index(s)
     before = Crosscheck.open(src, idx, update=False).ask("What is foam rolling?").to_dict()
     manifest = store.read_manifest(idx)
-    vs = store.VectorStore(idx, manifest["collection"])
+    vs = store.VectorStore(idx, manifest.collection)
     import numpy as np
 
-    store.journal_add(idx, [["alpha", "deadbeefdeadbeef"]])
+    index = store.IndexFolder(idx)
+    index.journal_add([("alpha", "deadbeefdeadbeef")])
     vs.add("sentence", ["alpha:s0@deadbeefdeadbeef"], np.ones((1, 384), dtype=np.float32) / 384 ** 0.5,
            [{"source_id": "alpha", "version": "deadbeefdeadbeef", "start": 0, "end": 1, "kind": "sentence"}])
-    store.write_records(idx, "alpha", "deadbeefdeadbeef", {"partial": True})
+    index.records_path("alpha", "deadbeefdeadbeef").write_text('{"partial": true}', encoding="utf-8")
     store.release_clients()
     after = Crosscheck.open(src, idx, update=False).ask("What is foam rolling?").to_dict()
     assert after == before
     update_index(s)
     store.release_clients()
-    vs = store.VectorStore(idx, manifest["collection"])
+    vs = store.VectorStore(idx, manifest.collection)
     assert vs.sentences.get(where={"version": "deadbeefdeadbeef"})["ids"] == []
     assert not (idx / "records" / "alpha@deadbeefdeadbeef.json").exists()
 
@@ -160,10 +163,10 @@ def _index_contents(idx: Path) -> dict:
     """Everything a reader of the index sees: manifest entries, records, flags and the vector ids."""
     manifest = store.read_manifest(idx)
     store.release_clients()
-    vs = store.VectorStore(idx, manifest["collection"])
+    vs = store.VectorStore(idx, manifest.collection)
     return {
-        "sources": {sid: {k: v for k, v in meta.items() if k != "path"} for sid, meta in manifest.sources.items()},
-        "records": {sid: store.read_records(idx, meta["records"]) for sid, meta in manifest.sources.items()},
+        "sources": {sid: dataclasses.replace(entry, path="") for sid, entry in manifest.sources.items()},
+        "records": {sid: store.IndexFolder(idx).read_records(sid, e.version) for sid, e in manifest.sources.items()},
         "flags": [f.to_dict() for f in stored_flags(idx, manifest)],
         "passages": sorted(vs.passages.get()["ids"]),
         "sentences": sorted(vs.sentences.get()["ids"]),
@@ -188,7 +191,7 @@ def test_killed_first_build_resumes_with_the_sources_it_finished(folders, monkey
     monkeypatch.setattr(indexer, "_store_source", dies_at_gamma)
     with pytest.raises(KeyboardInterrupt):
         update_index(s)
-    assert store.read_manifest(idx) is None and sorted(store.journal_read_done(idx)) == ["alpha", "beta"]
+    assert store.read_manifest(idx) is None and sorted(store.IndexFolder(idx).finished()) == ["alpha", "beta"]
     monkeypatch.setattr(indexer, "_store_source", real_store_source)
     (src / "beta.md").write_text("# Beta\n\nFoam rolling takes ten minutes a day.\n", encoding="utf-8")
     messages: list[str] = []
@@ -204,11 +207,15 @@ def test_killed_first_build_resumes_with_the_sources_it_finished(folders, monkey
 
 
 def test_a_torn_journal_line_loses_only_that_source(tmp_path):
-    store.journal_done(tmp_path, {"a": {"version": "1"}})
+    def entry(version: str) -> SourceEntry:
+        return SourceEntry(sha256="0" * 64, version=version, title="t", path="p", passages=1, sentences=1)
+
+    index = store.IndexFolder(tmp_path)
+    index.journal_done({"a": entry("1")})
     with open(tmp_path / store.JOURNAL_DONE, "a", encoding="utf-8") as f:
         f.write('{"id": "b", "entry": {"vers')  # killed mid-write
-    store.journal_done(tmp_path, {"c": {"version": "3"}})
-    assert store.journal_read_done(tmp_path) == {"a": {"version": "1"}, "c": {"version": "3"}}
+    index.journal_done({"c": entry("3")})
+    assert index.finished() == {"a": entry("1"), "c": entry("3")}
 
 
 def test_persistence_across_reopen(folders):

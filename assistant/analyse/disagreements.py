@@ -367,20 +367,22 @@ def judged(pairs: list[tuple[Position, Position]], sentences, judge, veto: float
     return [pr for pr, key in zip(pairs, keys) if verdicts[key] < veto]
 
 
-def group_flags(aspect: str, subject: str, members: list[list], pairs: list[list[int]]) -> list:
+def group_flags(aspect: str, subject: str, members, pairs) -> list:
     """Disagreement flags of one stored (aspect, subject) group, each with its order key.
 
-    ``members``: [source id, version, sentence, value, cue, says, start, end, text, quote] in corpus
-    order; ``pairs``: [i, j] member indices, i before j.
+    ``members``: the group's members in corpus order (``index.records.GroupMember``: a stance with the
+    offsets, text and quote of its sentence); ``pairs``: (i, j) member indices, i before j.
     """
     from ..types import Flag, Quote
 
     out = []
     for i, j in pairs:
         a, b = members[i], members[j]
-        pa, pb = (Position(m[2], aspect, subject, m[3], m[4], m[5]) for m in (a, b))
-        flag = Flag("disagreement", a[0], a[9], a[6], a[7], explain(pa, pb), None, Quote(b[0], b[9], b[6], b[7]))
-        out.append(((a[0], a[2], b[0], b[2], aspect), subject, flag))
+        sa, sb = a.stance, b.stance
+        pa, pb = (Position(s.sentence, aspect, subject, s.value, s.cue, s.says) for s in (sa, sb))
+        flag = Flag("disagreement", sa.source_id, a.quote, a.start, a.end, explain(pa, pb), None,
+                    Quote(sb.source_id, b.quote, b.start, b.end))
+        out.append(((sa.source_id, sa.sentence, sb.source_id, sb.sentence, aspect), subject, flag))
     return out
 
 

@@ -26,9 +26,10 @@ from typing import Callable
 import numpy as np
 
 from . import store
+from .records import Group, GroupMember, Manifest, Stance
 from ..errors import StaleIndexError
 from ..ingest.segment import sentence_context
-from ..types import Flag, Sentence
+from ..types import Flag
 
 Progress = Callable[[str], None]
 
@@ -43,55 +44,46 @@ K_NEAREST = 5  # each statement is paired with its 5 most similar opposite state
 VETO = 0.9  # the judge drops a pair it says agrees with probability >= 0.9
 
 
-def is_complete(folder: Path, manifest: store.Manifest) -> bool:
+def is_complete(index: store.IndexFolder, manifest: Manifest) -> bool:
     """Whether the manifest names its disagreement groups and every group file is there."""
-    groups = manifest.get("disagreements")
-    return isinstance(groups, dict) and all((folder / rel).exists() for rel in groups.values())
+    return manifest.groups is not None and index.has_groups(manifest.groups.values())
 
 
-def update(settings, folder: Path, manifest: store.Manifest, progress: Progress, changed: bool) -> None:
-    """Bring the manifest's disagreement groups up to date with its live sources (when any changed).
+def update(settings, index: store.IndexFolder, manifest: Manifest, progress: Progress, changed: bool) -> Manifest:
+    """The manifest with its disagreement groups brought up to date with its live sources (when any changed).
 
     Group files are written under new names before the manifest names them; the caller swaps the
-    manifest and then removes the files no longer named (``live_files``).
+    manifest, and then removes the files it no longer names.
     """
-    if not changed and is_complete(folder, manifest):
-        return
-    manifest["judge"] = settings.judge
-    manifest.pop("disagreements_file", None)  # format 2 before groups: one file of every flag
-    old = manifest.get("disagreements")
-    old = old if isinstance(old, dict) else {}
-    live = _Live(folder, manifest)
-    groups: dict[tuple[str, str], list[list]] = {}
+    if not changed and is_complete(index, manifest):
+        return manifest
+    live = _Live(index, manifest)
+    groups: dict[tuple[str, str], list[Stance]] = {}
     if len(live.versions) >= 2:
         progress("looking for disagreements between sources")
-        groups = _group_positions(folder, live, _topics(folder, live))
-    manifest["disagreements"] = _write_groups(settings, folder, manifest, live, groups, old, progress)
+        groups = _group_positions(index, live, _topics(index, live))
+    names = _write_groups(settings, index, manifest, live, groups, manifest.groups or {}, progress)
+    return dataclasses.replace(manifest, judge=settings.judge, groups=names, flag_file=None)
 
 
-def live_files(folder: Path, manifest: store.Manifest) -> set[str]:
-    """The analysis files the manifest uses (relative to ``folder``), group vectors included."""
-    rels = set((manifest.get("disagreements") or {}).values()) | {manifest.get("disagreements_file")}
-    return {r for rel in rels if rel for r in (rel, str(Path(rel).with_suffix(".npy")))}
-
-
-def stored_flags(folder: Path, manifest: store.Manifest) -> list[Flag]:
-    """Every disagreement flag of the index, in corpus order (quotes as stored, cut from the raw files).
+def stored_flags(folder: Path, manifest: Manifest) -> list[Flag]:
+    """Every disagreement flag of the index in ``folder``, in corpus order (quotes as stored, cut from the raw files).
 
     Raises:
         DamagedAnalysisError: a group file is missing or damaged (removing it and updating redoes it).
     """
-    if "disagreements" not in manifest:  # an index written before groups
-        return [Flag.from_dict(d) for d in store.read_disagreements(folder, manifest.get("disagreements_file"))]
+    index = store.IndexFolder(folder)
+    if manifest.groups is None:
+        return index.read_flag_file(manifest.flag_file) if manifest.flag_file else []
     from ..analyse.disagreements import group_flags, merge_flags
 
     found = []
-    for name, rel in sorted(manifest["disagreements"].items()):
-        group = store.read_group(folder, rel)
+    for _key, name in sorted(manifest.groups.items()):
+        group = index.read_group(name)
         try:
-            found.append(group_flags(group["aspect"], group["subject"], group["members"], group["pairs"]))
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise store.damaged_group(folder, rel) from exc
+            found.append(group_flags(group.aspect, group.subject, group.members, group.pairs))
+        except (KeyError, ValueError) as exc:  # a value or aspect no explanation knows
+            raise index.damaged_group(name) from exc
     return merge_flags(found)
 
 
@@ -113,78 +105,67 @@ class _LazyMap(Mapping):
         return len(self._keys)
 
 
-@dataclasses.dataclass
-class _Record:
-    """What the analysis reads of one source version's records."""
-
-    sentences: list[Sentence]
-    cues: list[int]
-    candidates: list[str]
-
-
 class _Live:
     """The live source versions, each read from disk only when the analysis needs it (and once)."""
 
-    def __init__(self, folder: Path, manifest: store.Manifest):
-        self.folder, self.meta = folder, manifest.sources
-        self.versions = {sid: m["version"] for sid, m in sorted(manifest.sources.items())}
-        self.records = _LazyMap(self.versions, self._record)
+    def __init__(self, index: store.IndexFolder, manifest: Manifest):
+        self.index, self.entries = index, manifest.sources
+        self.versions = {sid: e.version for sid, e in sorted(manifest.sources.items())}
+        self.records = _LazyMap(self.versions, lambda sid: index.read_records(sid, self.versions[sid]))
         self.texts = _LazyMap(self.versions, lambda sid: [s.text for s in self.records[sid].sentences])
         self.words = _LazyMap(self.versions, self._words)
         self._vectors: dict[str, tuple[dict[int, int], np.ndarray]] = {}
         self._raw: dict[str, str] = {}
 
-    def _record(self, sid: str) -> _Record:
-        rec = store.read_records(self.folder, self.meta[sid]["records"])
-        return _Record([Sentence(**x) for x in rec["sentences"]], rec["analysis"]["cues"], rec["analysis"]["topic_candidates"])
-
     def _words(self, sid: str) -> set[str]:
         from ..analyse.disagreements import mention_tokens
 
-        found = store.read_words(self.folder, sid, self.versions[sid])
-        if found is None:  # an index written before word files
+        found = self.index.read_words(sid, self.versions[sid])
+        if found is None:  # missing or unreadable: redone from the records
             found = sorted(set(mention_tokens(self.texts[sid])))
-            store.write_words(self.folder, sid, self.versions[sid], found)
+            self.index.write_words(sid, self.versions[sid], found)
         return set(found)
 
-    def member(self, sid: str, idx: int) -> tuple[list, np.ndarray]:
-        """[start, end, text, quote] of sentence ``idx`` of source ``sid``, and its vector."""
+    def member(self, stance: Stance) -> tuple[GroupMember, np.ndarray]:
+        """The group member of ``stance`` (offsets, text and raw quote of its sentence), and its vector."""
+        sid, idx = stance.source_id, stance.sentence
         if sid not in self._vectors:
             cues = self.records[sid].cues
-            self._vectors[sid] = ({c: j for j, c in enumerate(cues)}, store.read_cue_vectors(self.folder, sid, self.versions[sid]))
+            self._vectors[sid] = ({c: j for j, c in enumerate(cues)}, self.index.read_cue_vectors(sid, self.versions[sid]))
         if sid not in self._raw:
-            with open(self.meta[sid]["path"], encoding="utf-8") as f:
+            with open(self.entries[sid].path, encoding="utf-8") as f:
                 self._raw[sid] = f.read()
         s = self.records[sid].sentences[idx]
         rows, vecs = self._vectors[sid]
-        return [s.start, s.end, s.text, self._raw[sid][s.start:s.end]], vecs[rows[idx]]
+        return GroupMember(stance, s.start, s.end, s.text, self._raw[sid][s.start:s.end]), vecs[rows[idx]]
 
 
-def _topics(folder: Path, live: _Live) -> list[str]:
+def _topics(index: store.IndexFolder, live: _Live) -> list[str]:
     """The corpus's topics, reading a source's records only when no cache answers for its version."""
     from ..analyse.disagreements import find_topics
 
-    cached = store.read_cache(folder, CANDIDATES_CACHE)
+    cached = index.read_cache(CANDIDATES_CACHE)
     candidates = {}
     for sid, version in live.versions.items():
         found = cached.get(f"{sid}@{version}")
         ok = isinstance(found, list) and all(isinstance(p, str) for p in found)
-        candidates[sid] = found if ok else live.records[sid].candidates
-    store.write_cache(folder, CANDIDATES_CACHE, {f"{sid}@{live.versions[sid]}": c for sid, c in candidates.items()})
-    mentions = store.read_cache(folder, MENTIONS_CACHE)
+        candidates[sid] = found if ok else list(live.records[sid].topic_candidates)
+    index.write_cache(CANDIDATES_CACHE, {f"{sid}@{live.versions[sid]}": c for sid, c in candidates.items()})
+    mentions = index.read_cache(MENTIONS_CACHE)
     topics = find_topics(live.texts, candidates=candidates, cache=mentions, versions=live.versions, words=live.words)
-    store.write_cache(folder, MENTIONS_CACHE, mentions)
+    index.write_cache(MENTIONS_CACHE, mentions)
     return topics
 
 
-def _group_positions(folder: Path, live: _Live, topics: list[str]) -> dict[tuple[str, str], list[list]]:
-    """Members of each (aspect, subject) group, in corpus order: [source id, version, sentence, value, cue, says].
+def _group_positions(index: store.IndexFolder, live: _Live, topics: list[str]) -> dict[tuple[str, str], list[Stance]]:
+    """The stances of each (aspect, subject) group, in corpus order.
 
-    Positions are cached per source version while the topics stay the same."""
+    Positions are cached per source version while the topics stay the same: rows of
+    [sentence, aspect, subject, value, cue, says], written and read here only."""
     from ..analyse.disagreements import positions
 
     key = hashlib.sha256(json.dumps([POSITIONS_CODE, topics]).encode()).hexdigest()[:16]
-    cache = store.read_cache(folder, POSITIONS_CACHE)
+    cache = index.read_cache(POSITIONS_CACHE)
     known = cache.get("by_source", {}) if cache.get("topics") == key else {}
     by_source, groups = {}, defaultdict(list)
     for sid, version in live.versions.items():
@@ -195,71 +176,74 @@ def _group_positions(folder: Path, live: _Live, topics: list[str]) -> dict[tuple
                      for p in positions(c, rec.sentences[c].text, sentence_context(rec.sentences, c), topics)]
         by_source[f"{sid}@{version}"] = found
         for c, aspect, subject, value, cue, says in found:
-            groups[(aspect, subject)].append([sid, version, c, value, cue, says])
-    store.write_cache(folder, POSITIONS_CACHE, {"topics": key, "by_source": by_source})
+            groups[(aspect, subject)].append(Stance(sid, version, c, value, cue, says))
+    index.write_cache(POSITIONS_CACHE, {"topics": key, "by_source": by_source})
     return groups
 
 
-def _write_groups(settings, folder: Path, manifest, live: _Live, groups, old: dict[str, str], progress) -> dict[str, str]:
-    """Group files for ``groups`` (reused by name when their inputs are unchanged); {"aspect:subject": path}."""
+def _write_groups(settings, index: store.IndexFolder, manifest: Manifest, live: _Live, groups, old: dict[str, str],
+                  progress) -> dict[str, str]:
+    """Group files for ``groups`` (reused by name when their inputs are unchanged); {"aspect:subject": file name}."""
     out, todo = {}, []
-    for (aspect, subject), members in sorted(groups.items()):
-        if len({m[0] for m in members}) < 2:
+    for (aspect, subject), stances in sorted(groups.items()):
+        if len({s.source_id for s in stances}) < 2:
             continue  # one source cannot disagree with itself
-        name = f"{aspect}:{subject}"
-        blob = json.dumps([GROUPS_CODE, manifest["fingerprint"], settings.judge, K_NEAREST, VETO, aspect, subject, members])
-        rel = store.group_path(hashlib.sha256(blob.encode()).hexdigest()[:20])
-        if store.group_looks_whole(folder, rel):
-            out[name] = rel
+        key = f"{aspect}:{subject}"
+        blob = json.dumps([GROUPS_CODE, manifest.fingerprint, settings.judge, K_NEAREST, VETO, aspect, subject,
+                           [s.to_json() for s in stances]])
+        name = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        if index.group_looks_whole(name):
+            out[key] = name
         else:
-            todo.append((name, aspect, subject, members, rel))
-    rows = [_member_rows(folder, live, members, old.get(name)) for name, _, _, members, _ in todo]
-    pairs = _pairs(settings, folder, [(aspect, subject, members) for _, aspect, subject, members, _ in todo], rows, progress)
-    for (name, aspect, subject, members, rel), (data, vectors), found in zip(todo, rows, pairs):
-        group = {"aspect": aspect, "subject": subject, "members": [m + d for m, d in zip(members, data)], "pairs": found}
-        store.write_group(folder, rel, group, vectors)
-        out[name] = rel
+            todo.append((key, aspect, subject, stances, name))
+    rows = [_members(index, live, stances, old.get(key)) for key, _, _, stances, _ in todo]
+    pairs = _pairs(settings, index, [(aspect, subject) for _, aspect, subject, _, _ in todo], rows, progress)
+    for (key, aspect, subject, _, name), (members, vectors), found in zip(todo, rows, pairs):
+        index.write_group(name, Group(aspect, subject, tuple(members), tuple(found)), vectors)
+        out[key] = name
     return out
 
 
-def _member_rows(folder: Path, live: _Live, members: list[list], old_rel: str | None) -> tuple[list[list], np.ndarray]:
-    """[start, end, text, quote] and the vector of each member: from the group's previous file where
-    the member was already there (same source version), else from the source's records."""
-    known: dict[tuple, tuple[list, np.ndarray]] = {}
-    if old_rel:
+def _members(index: store.IndexFolder, live: _Live, stances: list[Stance], old: str | None) -> tuple[list[GroupMember], np.ndarray]:
+    """The member and the vector of each stance: from the group's previous file where its sentence was
+    already there (same source version), else from the source's records."""
+    known: dict[tuple, tuple[GroupMember, np.ndarray]] = {}
+    if old:
         try:
-            group, vectors = store.read_group(folder, old_rel), store.read_group_vectors(folder, old_rel)
-            known = {tuple(m[:3]): (m[6:10], vectors[i]) for i, m in enumerate(group["members"])}
-        except (StaleIndexError, KeyError, IndexError, TypeError):
+            group, vectors = index.read_group(old), index.read_group_vectors(old)
+            known = {(m.stance.source_id, m.stance.version, m.stance.sentence): (m, vectors[i])
+                     for i, m in enumerate(group.members)}
+        except (StaleIndexError, IndexError):
             known = {}  # a damaged old group: its members are read from their records instead
-    data, vectors = [], []
-    for sid, version, idx, *_ in members:
-        row, vector = known.get((sid, version, idx)) or live.member(sid, idx)
-        data.append(row)
+    members, vectors = [], []
+    for s in stances:
+        was = known.get((s.source_id, s.version, s.sentence))
+        member, vector = (dataclasses.replace(was[0], stance=s), was[1]) if was else live.member(s)
+        members.append(member)
         vectors.append(vector)
-    return data, np.stack(vectors).astype(np.float32)
+    return members, np.stack(vectors).astype(np.float32)
 
 
-def _pairs(settings, folder: Path, groups: list[tuple], rows: list[tuple], progress) -> list[list[list[int]]]:
+def _pairs(settings, index: store.IndexFolder, groups: list[tuple[str, str]], rows: list[tuple], progress) -> list[list[tuple[int, int]]]:
     """For each group, the pairs of members that disagree: nearest opposite statements from other
     sources, minus those the judge vetoes (each distinct pair of wordings judged once, ever)."""
     from ..analyse.disagreements import Position, candidate_pairs, judged
 
     texts, found, spans = [], [], []
-    for (aspect, subject, members), (data, vectors) in zip(groups, rows):
+    for (aspect, subject), (members, vectors) in zip(groups, rows):
         base = len(texts)
-        texts += [_Wording(d[2]) for d in data]
-        ps = [Position(i, aspect, subject, m[3], m[4], m[5]) for i, m in enumerate(members)]
-        pairs = candidate_pairs(ps, [m[0] for m in members], vectors, K_NEAREST)
+        texts += [_Wording(m.text) for m in members]
+        ps = [Position(i, aspect, subject, m.stance.value, m.stance.cue, m.stance.says) for i, m in enumerate(members)]
+        pairs = candidate_pairs(ps, [m.stance.source_id for m in members], vectors, K_NEAREST)
         spans.append((base, len(found), len(pairs)))
         # Numbered across groups, so every new pair of wordings goes to the judge in one batch.
         found += [(dataclasses.replace(a, sentence=base + a.sentence), dataclasses.replace(b, sentence=base + b.sentence))
                   for a, b in pairs]
     verdict_file = f"verdicts-{hashlib.sha256(str(settings.judge).encode()).hexdigest()[:10]}.json"
-    verdicts = store.read_cache(folder, verdict_file)
+    verdicts = index.read_cache(verdict_file)
     kept = set(judged(found, texts, _LazyJudge(settings.judge, progress), VETO, verdicts,
-                      save=lambda v: store.write_cache(folder, verdict_file, v)))
-    return [sorted([a.sentence - base, b.sentence - base] for a, b in found[start:start + n] if (a, b) in kept)
+                      save=lambda v: index.write_cache(verdict_file, v)))
+    return [sorted((a.sentence - base, b.sentence - base) for a, b in found[start:start + n] if (a, b) in kept)
             for base, start, n in spans]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -12,9 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import analysis
-
-from . import store
+from . import analysis, store
+from .records import Manifest, ModelInfo, SkippedFile, SourceEntry, SourceRecords
 from ..errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
 from ..ingest.segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
 from ..settings import Settings
@@ -54,39 +53,40 @@ class IndexReport:
 
 
 def fingerprint(settings: Settings) -> str:
-    """What the stored vectors depend on: index format, model weights and index-shaping settings."""
+    """What the stored vectors depend on: the layout of their rows, model weights and index-shaping settings."""
     from .embed import MODEL_SHA256
 
-    blob = f"{store.FORMAT}|{MODEL_SHA256}|{settings.fingerprint_hash()}".encode()
+    blob = f"{store.VECTOR_LAYOUT}|{MODEL_SHA256}|{settings.fingerprint_hash()}".encode()
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
-def _lock(folder: Path, progress: Progress):
-    from filelock import FileLock, Timeout
+def _lock(index: store.IndexFolder, progress: Progress):
+    from filelock import Timeout
 
-    lock = FileLock(str(folder / ".lock"))
+    lock = index.lock()
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        progress(f"another Crosscheck is indexing {folder}; waiting for it to finish")
+        progress(f"another Crosscheck is indexing {index.path}; waiting for it to finish")
         try:
             lock.acquire(timeout=900)
         except Timeout as exc:
-            raise IndexError_(f"{folder} stayed locked for 15 minutes by another index run: wait for it or stop it") from exc
+            raise IndexError_(f"{index.path} stayed locked for 15 minutes by another index run: wait for it or stop it") from exc
     return lock
 
 
 def is_current(settings: Settings) -> bool:
-    """True when the manifest matches the model, settings and every source file's hash."""
+    """True when the manifest is of this format and matches the model, settings and every source file's hash."""
+    index = store.IndexFolder(settings.index)
     try:
-        manifest = store.read_manifest(settings.index)
+        manifest = index.read_manifest()
     except StaleIndexError:
         return False
-    if manifest is None or manifest.get("fingerprint") != fingerprint(settings):
+    if manifest is None or manifest.migrated_from is not None or manifest.fingerprint != fingerprint(settings):
         return False
-    if manifest.get("judge") != settings.judge:
+    if manifest.judge != settings.judge:
         return False
-    if not analysis.is_complete(settings.index, manifest):
+    if not analysis.is_complete(index, manifest):
         return False
     try:
         files = list_source_files(settings.sources)
@@ -94,17 +94,17 @@ def is_current(settings: Settings) -> bool:
         return False
     seen = {p.stem: p for p in files}
     live = manifest.sources
-    skipped = manifest.get("skipped", {})
+    skipped = manifest.skipped
     if set(seen) - set(live) - {Path(k).stem for k in skipped}:
         return False
     if set(live) - set(seen):
         return False
-    for sid, meta in live.items():
-        if _file_sha(seen[sid]) != meta["sha256"]:
+    for sid, entry in live.items():
+        if _file_sha(seen[sid]) != entry.sha256:
             return False
     for name, info in skipped.items():
         p = settings.sources / name
-        if not p.exists() or _file_sha(p) != info.get("sha256"):
+        if not p.exists() or _file_sha(p) != info.sha256:
             return False
     return True
 
@@ -130,10 +130,11 @@ def update_index(settings: Settings, progress: Progress = lambda _m: None, rebui
     t0 = time.perf_counter()
     files = list_source_files(settings.sources)
     folder = settings.index
-    store.ensure_writable(folder)
-    with _lock(folder, progress):
+    index = store.IndexFolder(folder)
+    index.ensure_writable()
+    with _lock(index, progress):
         try:
-            report = _update_locked(settings, files, folder, progress, rebuild)
+            report = _update_locked(settings, files, index, progress, rebuild)
         except Exception as exc:
             # Out of space anywhere (SQLite, chromadb, our JSON files) is the disk, not a damaged index:
             # the manifest still names the previous, intact versions.
@@ -144,107 +145,108 @@ def update_index(settings: Settings, progress: Progress = lambda _m: None, rebui
     return report
 
 
-def _update_locked(settings: Settings, files: list[Path], folder: Path, progress: Progress, rebuild: bool) -> IndexReport:
+def _update_locked(settings: Settings, files: list[Path], index: store.IndexFolder, progress: Progress,
+                   rebuild: bool) -> IndexReport:
     """The build itself, run while holding the index lock: new versions first, manifest swap, then cleanup."""
     report = IndexReport()
-    manifest = _start(settings, folder, report, progress, rebuild)
-    todo, live = _plan(settings, files, manifest, report)
+    manifest = _start(settings, index, report, progress, rebuild)
+    todo, live = _plan(settings, files, index, manifest, report)
     if todo:  # the model's ~8 s of imports overlap opening the vector store
         from .embed import preload
 
         preload()
-    vs = _open_store(settings, folder, manifest, report, progress)
+    vs = _open_store(settings, index, manifest, report, progress)
     if vs is None:  # the vector store was unreadable and has been wiped
         manifest = _fresh_manifest(settings)
-        vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-        todo, live = _plan(settings, files, manifest, report)
+        vs = index.vector_store(manifest.collection, settings.chroma_url)
+        todo, live = _plan(settings, files, index, manifest, report)
     if todo:
         vs.warm_up()
-    finished = _collect_leftovers(folder, vs, manifest)
+    finished = _collect_leftovers(index, vs, manifest)
     for sid in live:
         report.unchanged.append(sid)
     reused = {path.stem: finished[path.stem] for path, _raw, sha in todo
-              if finished.get(path.stem, {}).get("sha256") == sha}
+              if path.stem in finished and finished[path.stem].sha256 == sha}
     for sid, entry in finished.items():
         if sid not in reused:  # its file changed (or went) since the killed build
-            _delete_version(folder, vs, sid, entry["version"])
+            _delete_version(index, vs, sid, entry.version)
     if reused:
         progress(f"reusing {len(reused)} source(s) that an interrupted index run had finished")
         todo = [t for t in todo if t[0].stem not in reused]
     new_entries = dict(reused)
     if todo:
-        new_entries.update(_index_sources(settings, folder, vs, manifest, todo, progress, report))
+        new_entries.update(_index_sources(settings, index, vs, manifest, todo, progress, report))
     for sid, entry in new_entries.items():
         (report.updated if sid in manifest.sources else report.added).append(sid)
     # A source whose file is now unreadable is removed too: its old quotes would not match the file.
     report.removed = sorted(set(manifest.sources) - set(live) - set(new_entries))
-    old_sources = dict(manifest.sources)
-    manifest["sources"] = {**{s: old_sources[s] for s in live}, **new_entries}
-    manifest["skipped"] = {name: {"reason": report.skipped[name], "sha256": report.skipped_sha[name]} for name in report.skipped}
-    manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    changed = bool(new_entries or report.removed) or manifest.get("judge") != settings.judge
-    analysis.update(settings, folder, manifest, progress, changed=changed)
-    store.write_manifest(folder, manifest)
+    changed = bool(new_entries or report.removed) or manifest.judge != settings.judge
+    manifest = dataclasses.replace(
+        manifest, sources={**{s: manifest.sources[s] for s in live}, **new_entries},
+        skipped={name: SkippedFile(report.skipped[name], report.skipped_sha[name]) for name in report.skipped},
+        updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    manifest = analysis.update(settings, index, manifest, progress, changed=changed)
+    index.write_manifest(manifest)
     for sid in report.updated:  # an added source has no other version (a killed build's were collected above)
-        vs.delete_other_versions(sid, new_entries[sid]["version"])
+        vs.delete_other_versions(sid, new_entries[sid].version)
     for sid in report.removed:
         vs.delete_version(sid)
-    _remove_stale_records(folder, manifest)
-    store.journal_clear(folder)
+    index.remove_unused(manifest)
+    index.journal_clear()
     return report
 
 
-def _start(settings: Settings, folder: Path, report: IndexReport, progress: Progress, rebuild: bool) -> store.Manifest:
+def _start(settings: Settings, index: store.IndexFolder, report: IndexReport, progress: Progress, rebuild: bool) -> Manifest:
     """The manifest to update, or a fresh one after wiping what cannot be reused (and saying why)."""
     reason = "--rebuild was asked for" if rebuild else None
     manifest = None
     try:
-        manifest = store.read_manifest(folder)
+        manifest = index.read_manifest()
     except StaleIndexError as exc:
         reason = str(exc)
-    if manifest is not None and reason is None and manifest.get("fingerprint") != fingerprint(settings):
+    if manifest is not None and reason is None and manifest.fingerprint != fingerprint(settings):
         reason = "the embedding model or an index setting changed since the index was built; rebuilding from sources"
     if manifest is not None and reason is None:
+        if manifest.migrated_from is not None:
+            progress(f"migrating the index in {index.path} from format {manifest.migrated_from} to {manifest.format} "
+                     "(nothing is re-embedded)")
         return manifest
-    journal = store.journal_read(folder)
-    if manifest is None and reason is None and journal.get("collection") and journal.get("fingerprint") == fingerprint(settings):
+    journal = index.journal()
+    if manifest is None and reason is None and journal.collection and journal.fingerprint == fingerprint(settings):
         # A first build was killed: keep its collection, so the sources it finished are not redone.
-        return _fresh_manifest(settings, journal["collection"])
-    if reason or any((folder / n).exists() for n in ("chroma", store.RECORDS)):
+        return _fresh_manifest(settings, journal.collection)
+    if reason or index.has_index_files():
         if reason:
             progress(reason)
             report.rebuilt_because = reason
-        _wipe(settings, folder, manifest)
+        _wipe(settings, index, manifest)
     return _fresh_manifest(settings)
 
 
-def _fresh_manifest(settings: Settings, collection: str | None = None) -> store.Manifest:
+def _fresh_manifest(settings: Settings, collection: str | None = None) -> Manifest:
     fp = fingerprint(settings)
     from .embed import MODEL_NAME, MODEL_SHA256
 
-    return store.Manifest(
-        format=store.FORMAT, fingerprint=fp, model={"name": MODEL_NAME, "sha256": MODEL_SHA256},
-        settings=settings.index_fingerprint(), collection=collection or f"cc_{uuid.uuid4().hex[:8]}_{fp}",
-        sources={}, skipped={},
-    )
+    return Manifest(format=store.FORMAT, fingerprint=fp, model=ModelInfo(MODEL_NAME, MODEL_SHA256),
+                    settings=settings.index_fingerprint(), collection=collection or f"cc_{uuid.uuid4().hex[:8]}_{fp}")
 
 
-def _wipe(settings: Settings, folder: Path, manifest: store.Manifest | None) -> None:
-    if settings.chroma_url and manifest and manifest.get("collection"):
+def _wipe(settings: Settings, index: store.IndexFolder, manifest: Manifest | None) -> None:
+    if settings.chroma_url and manifest:
         try:
-            vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-            vs.drop_collections_except(keep="cc_none")
+            index.vector_store(manifest.collection, settings.chroma_url).drop_collections_except(keep="cc_none")
         except CrosscheckError:
             pass
     store.release_clients()
-    store.wipe(folder)
+    index.wipe()
 
 
-def _open_store(settings, folder, manifest, report, progress) -> store.VectorStore | None:
+def _open_store(settings, index: store.IndexFolder, manifest: Manifest, report, progress) -> store.VectorStore | None:
     """The vector store, or None after wiping a damaged one (embedded mode) so the build starts afresh."""
+    folder = index.path
     try:
-        vs = store.VectorStore(folder, manifest["collection"], settings.chroma_url)
-        if manifest.sources or (folder / store.JOURNAL_DONE).exists():
+        vs = index.vector_store(manifest.collection, settings.chroma_url)
+        if manifest.sources or index.has_finished():
             vs.count()  # touch the files: a damaged store fails here, not half-way through a build
         return vs
     except IndexError_ as exc:
@@ -259,40 +261,34 @@ def _open_store(settings, folder, manifest, report, progress) -> store.VectorSto
             raise IndexError_(problem) from exc
     progress(problem)
     report.rebuilt_because = problem
-    _wipe(settings, folder, None)
+    _wipe(settings, index, None)
     return None
 
 
-def _collect_leftovers(folder: Path, vs: store.VectorStore, manifest: store.Manifest) -> dict[str, dict]:
+def _collect_leftovers(index: store.IndexFolder, vs: store.VectorStore, manifest: Manifest) -> dict[str, SourceEntry]:
     """What a killed build wrote but never made live: the source versions it finished (manifest
     entries by source id, whose vectors and records are complete) are returned to be reused;
     its other writes are deleted."""
-    journal = store.journal_read(folder)
-    same_place = (journal.get("collection") == manifest["collection"]
-                  and journal.get("fingerprint") == manifest["fingerprint"])
+    journal = index.journal()
+    same_place = journal.collection == manifest.collection and journal.fingerprint == manifest.fingerprint
     finished = {}
-    for sid, entry in (store.journal_read_done(folder) if same_place else {}).items():
-        version = entry.get("version")
-        if not isinstance(version, str) or not isinstance(entry.get("sha256"), str):
-            continue
-        records = store.records_path(folder, sid, version)
-        if (manifest.sources.get(sid, {}).get("version") != version and entry.get("records") == str(records.relative_to(folder))
-                and records.exists() and store.cue_vectors_path(folder, sid, version).exists()):
+    for sid, entry in (index.finished() if same_place else {}).items():
+        live = manifest.sources.get(sid)
+        if (live is None or live.version != entry.version) and index.has_version(sid, entry.version):
             finished[sid] = entry
-    for sid, version in journal["versions"]:
-        if manifest.sources.get(sid, {}).get("version") != version and finished.get(sid, {}).get("version") != version:
-            _delete_version(folder, vs, sid, version)
+    for sid, version in journal.versions:
+        live = manifest.sources.get(sid)
+        if (live is None or live.version != version) and (sid not in finished or finished[sid].version != version):
+            _delete_version(index, vs, sid, version)
     return finished
 
 
-def _delete_version(folder: Path, vs: store.VectorStore, sid: str, version: str) -> None:
+def _delete_version(index: store.IndexFolder, vs: store.VectorStore, sid: str, version: str) -> None:
     vs.delete_version(sid, version)
-    store.records_path(folder, sid, version).unlink(missing_ok=True)
-    store.cue_vectors_path(folder, sid, version).unlink(missing_ok=True)
-    store.words_path(folder, sid, version).unlink(missing_ok=True)
+    index.delete_version_files(sid, version)
 
 
-def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, report: IndexReport):
+def _plan(settings: Settings, files: list[Path], index: store.IndexFolder, manifest: Manifest, report: IndexReport):
     """Split source files into (to index, unchanged live ids); bad files go to ``report.skipped``."""
     todo, live, by_sha = [], [], {}
     seen_ids: dict[str, Path] = {}
@@ -312,8 +308,7 @@ def _plan(settings: Settings, files: list[Path], manifest: store.Manifest, repor
             report.skipped_sha[path.name] = _safe_sha(path)
             continue
         old = manifest.sources.get(sid)
-        if (old and old["sha256"] == sha and (settings.index / old["records"]).exists()
-                and store.cue_vectors_path(settings.index, sid, old["version"]).exists()):
+        if old and old.sha256 == sha and index.has_version(sid, old.version):
             live.append(sid)
         else:
             todo.append((path, raw, sha))
@@ -327,7 +322,7 @@ def _safe_sha(path: Path) -> str | None:
         return None
 
 
-def _index_sources(settings, folder, vs, manifest, todo, progress, report) -> dict[str, dict]:
+def _index_sources(settings, index: store.IndexFolder, vs, manifest: Manifest, todo, progress, report) -> dict[str, SourceEntry]:
     """Load, segment, embed and store new or changed sources; returns their manifest entries."""
     from .embed import get_embedder
 
@@ -342,7 +337,7 @@ def _index_sources(settings, folder, vs, manifest, todo, progress, report) -> di
         docs.append((doc, segment(doc, settings.passage_chars), sha[:16]))
     if not docs:
         return {}
-    store.journal_add(folder, [[d.source.id, v] for d, _, v in docs], manifest["collection"], manifest["fingerprint"])
+    index.journal_add([(d.source.id, v) for d, _, v in docs], manifest.collection, manifest.fingerprint)
     n_sent = sum(len(s.sentences) for _, s, _ in docs)
     n_pass = sum(len(s.passages) for _, s, _ in docs)
     progress(f"indexing {len(docs)} source(s): {n_pass} passages, {n_sent} sentences")
@@ -366,9 +361,9 @@ def _index_sources(settings, folder, vs, manifest, todo, progress, report) -> di
                [meta(x, "sentence", d.source.id, v) for d, seg, v in group for x in seg.sentences])
         for doc, seg, version in group:
             k_s = len(seg.sentences)
-            entries[doc.source.id] = _store_source(folder, doc, seg, version, s_vecs[:k_s], claims[:k_s])
+            entries[doc.source.id] = _store_source(index, doc, seg, version, s_vecs[:k_s], claims[:k_s])
             s_vecs, claims = s_vecs[k_s:], claims[k_s:]
-        store.journal_done(folder, {d.source.id: entries[d.source.id] for d, _, _ in group})
+        index.journal_done({d.source.id: entries[d.source.id] for d, _, _ in group})
         if len(docs) > len(group):
             progress(f"indexed {len(entries)} of {len(docs)} sources")
     return entries
@@ -402,31 +397,25 @@ def _batches(docs: list, max_texts: int) -> list[list]:
     return groups + ([cur] if cur else [])
 
 
-def _store_source(folder, doc, seg, version, s_vecs, claims: list[dict]) -> dict:
+def _store_source(index: store.IndexFolder, doc, seg, version, s_vecs, claims: list) -> SourceEntry:
     """Write one source version's records (its vectors are in the store already); returns its manifest entry."""
     from ..analyse.disagreements import has_cue, mention_tokens, topic_candidates
 
-    sid, title = doc.source.id, doc.source.title
-
+    sid = doc.source.id
     # What the disagreement search needs of this source, whatever the rest of the corpus is: the
     # sentences that can take a position (with their vectors) and the topics this source proposes.
     cues = [i for i, s in enumerate(seg.sentences) if has_cue(s.text)]
-    records = {
-        "source": doc.source.to_dict(),
-        "passages": [p.to_dict() for p in seg.passages],
-        "sentences": [s.to_dict() for s in seg.sentences],
-        "claims": claims,
-        "analysis": {"cues": cues,
-                     "topic_candidates": list(dict.fromkeys(p for s in seg.sentences for p in topic_candidates(s.text)))},
-    }
-    store.write_cue_vectors(folder, sid, version, s_vecs[cues] if cues else np.zeros((0, s_vecs.shape[1]), np.float32))
-    store.write_words(folder, sid, version, sorted(set(mention_tokens([s.text for s in seg.sentences]))))
-    rel = store.write_records(folder, sid, version, records)
-    return {"sha256": doc.source.sha256, "version": version, "records": rel, "title": title,
-            "path": doc.source.path, "passages": len(seg.passages), "sentences": len(seg.sentences)}
+    records = SourceRecords(
+        source=doc.source, passages=tuple(seg.passages), sentences=tuple(seg.sentences), claims=tuple(claims),
+        cues=tuple(cues), topic_candidates=tuple(dict.fromkeys(p for s in seg.sentences for p in topic_candidates(s.text))))
+    index.write_cue_vectors(sid, version, s_vecs[cues] if cues else np.zeros((0, s_vecs.shape[1]), np.float32))
+    index.write_words(sid, version, sorted(set(mention_tokens([s.text for s in seg.sentences]))))
+    index.write_records(sid, version, records)
+    return SourceEntry(sha256=doc.source.sha256, version=version, title=doc.source.title, path=doc.source.path,
+                       passages=len(seg.passages), sentences=len(seg.sentences))
 
 
-def _claims(segs: list) -> list[dict]:
+def _claims(segs: list) -> list:
     """Claim analysis of every sentence of these sources, in order, in one batched pass."""
     from ..analyse.claims import analyse_many
 
@@ -436,18 +425,4 @@ def _claims(segs: list) -> list[dict]:
         sentences += [s.text for s in sents]
         # "heading\nprevious sentences": the claims module reads the heading and the last sentence apart.
         contexts += [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
-    return [c.to_dict() for c in analyse_many(sentences, contexts)]
-
-
-def _remove_stale_records(folder: Path, manifest: store.Manifest) -> None:
-    """Remove record and analysis files the manifest does not use (caches and verdicts stay)."""
-    live = {Path(rel).name for rel in analysis.live_files(folder, manifest)}
-    for sid, meta in manifest.sources.items():
-        live |= {Path(meta["records"]).name} | {p.name for p in (
-            store.cue_vectors_path(folder, sid, meta["version"]), store.words_path(folder, sid, meta["version"]))}
-    for sub, keep in ((store.RECORDS, lambda name: True),
-                      (store.ANALYSIS, lambda name: name.startswith("disagreements-") or name.endswith(".tmp"))):
-        if (folder / sub).exists():
-            for name in os.listdir(folder / sub):
-                if keep(name) and name not in live:
-                    (folder / sub / name).unlink(missing_ok=True)
+    return analyse_many(sentences, contexts)

@@ -1,14 +1,17 @@
-"""The index on disk: chromadb vectors (embedded or server), per-source record files and the manifest.
+"""The index on disk: ``IndexFolder`` (the manifest, per-source record files, disagreement groups, caches,
+the journal) and ``VectorStore`` (chromadb, embedded or a server).
 
 Atomicity: vectors and record files of a source version are written under a version-specific id
 first; the manifest, replaced atomically last, says which versions are live. A build killed
 half-way leaves the old manifest pointing at intact old versions. Its writes are listed in a
 journal: the next build keeps the source versions it had finished (a long first build resumes
-instead of starting over) and removes the rest.
+instead of starting over) and removes the rest. An index of an older format is migrated
+(``migrations.py``) as it is read, and written back in this format by the next update.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -20,15 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
+from . import migrations
+from .records import Finished, Group, Journal, Manifest, SourceEntry, SourceRecords
 from ..errors import DamagedAnalysisError, IndexError_, StaleIndexError
+from ..types import Flag
 
-# 2: per-source cue-sentence vectors next to the records; disagreements and analysis caches in analysis/.
-FORMAT = 2
 MANIFEST = "manifest.json"
-JOURNAL = "pending.json"  # {"collection", "fingerprint", "versions": [[source id, version], ...]} being written
-JOURNAL_DONE = "pending-done.jsonl"  # one line per source version fully written: {"id", "entry": manifest entry}
+JOURNAL = "pending.json"  # the source versions a build is about to write, and where (records.Journal)
+JOURNAL_DONE = "pending-done.jsonl"  # one line per source version fully written (records.Finished)
 RECORDS = "records"
 ANALYSIS = "analysis"
+CHROMA = "chroma"
+# What the vectors' rows look like (ids "<id>@<version>", metadata source_id/version/start/end/kind). Part of
+# the index fingerprint: changing it re-embeds every source. Format 2's value, so migrated indexes keep theirs.
+VECTOR_LAYOUT = 2
+FORMAT = migrations.FORMAT
 
 
 def _write_atomic(path: Path, write, binary: bool = False) -> None:
@@ -49,6 +58,11 @@ def _write_atomic(path: Path, write, binary: bool = False) -> None:
 def _write_json_atomic(path: Path, data) -> None:
     # json.dumps, not json.dump: dump streams through the pure-Python encoder, several times slower.
     _write_atomic(path, lambda f: f.write(json.dumps(data, ensure_ascii=False)))
+
+
+def _write_array(path: Path, vectors) -> None:
+    arr = np.asarray(vectors, dtype=np.float32)
+    _write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False), binary=True)
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -80,240 +94,264 @@ def ensure_writable(folder: Path) -> None:
         ) from exc
 
 
-class Manifest(dict):
-    """The manifest: format, model, settings, live source versions, flags. A plain JSON dict."""
-
-    @property
-    def sources(self) -> dict:
-        return self.setdefault("sources", {})
-
-
 def read_manifest(folder: Path) -> Manifest | None:
-    """The manifest in ``folder``, or None when there is no index yet.
+    """The manifest of the index in ``folder`` (see ``IndexFolder.read_manifest``)."""
+    return IndexFolder(folder).read_manifest()
 
-    Raises:
-        StaleIndexError: written by another format or unreadable (the caller rebuilds from sources).
+
+class IndexFolder:
+    """The index folder: the one place that knows its file names and layout, handing out typed records.
+
+    Per source version: records (``records/ID@VERSION.json``), the vectors of its cue sentences
+    (``.cues.npy``) and its distinct words (``.words``). Per disagreement group: its JSON and its members'
+    vectors (``analysis/disagreements-NAME.json``/``.npy``). Caches in ``analysis/``; the manifest, the
+    journal and the chromadb files at the top.
     """
-    path = folder / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StaleIndexError(f"the index manifest {path} is damaged ({exc}); it will be rebuilt from sources") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        found = data.get("format") if isinstance(data, dict) else None
-        raise StaleIndexError(
-            f"the index in {folder} was written by index format {found}, this Crosscheck reads format {FORMAT}; "
-            "it will be rebuilt from sources"
-        )
-    return Manifest(data)
 
+    def __init__(self, path: Path):
+        self.path = Path(path)
 
-def write_manifest(folder: Path, manifest: Manifest) -> None:
-    _write_json_atomic(folder / MANIFEST, dict(manifest))
+    def ensure_writable(self) -> None:
+        ensure_writable(self.path)
 
+    def lock(self):
+        """The lock a build holds while it writes this folder."""
+        from filelock import FileLock
 
-def records_path(folder: Path, source_id: str, version: str) -> Path:
-    return folder / RECORDS / f"{source_id}@{version}.json"
+        return FileLock(str(self.path / ".lock"))
 
+    # ------------------------------------------------------------------------------------------ manifest
+    def read_manifest(self) -> Manifest | None:
+        """The manifest, migrated to this code's format in memory; None when there is no index yet.
 
-def write_records(folder: Path, source_id: str, version: str, records: dict) -> str:
-    """Write one source version's records (sentences, passages, claims); returns the relative path."""
-    path = records_path(folder, source_id, version)
-    _write_json_atomic(path, records)
-    return str(path.relative_to(folder))
+        Raises:
+            StaleIndexError: damaged, or of a format no migration reaches (the caller rebuilds from sources).
+        """
+        path = self.path / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StaleIndexError(f"the index manifest {path} is damaged ({exc}); it will be rebuilt from sources") from exc
+        if not isinstance(data, dict):
+            raise StaleIndexError(f"the index manifest {path} is damaged (not a JSON object); it will be rebuilt from sources")
+        data, found = migrations.migrate(data, str(self.path))
+        try:
+            return Manifest.from_json(data, migrated_from=found if found != FORMAT else None)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StaleIndexError(f"the index manifest {path} is damaged ({type(exc).__name__}: {exc}); "
+                                  "it will be rebuilt from sources") from exc
 
+    def write_manifest(self, manifest: Manifest) -> None:
+        _write_json_atomic(self.path / MANIFEST, manifest.to_json())
 
-def read_records(folder: Path, relpath: str) -> dict:
-    try:
-        return json.loads((folder / relpath).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StaleIndexError(f"index record file {relpath} is missing or damaged; it will be rebuilt from sources") from exc
+    # ---------------------------------------------------------------------------- per source version
+    def records_path(self, source_id: str, version: str) -> Path:
+        return self.path / RECORDS / f"{source_id}@{version}.json"
 
+    def cue_vectors_path(self, source_id: str, version: str) -> Path:
+        return self.path / RECORDS / f"{source_id}@{version}.cues.npy"
 
-def cue_vectors_path(folder: Path, source_id: str, version: str) -> Path:
-    return folder / RECORDS / f"{source_id}@{version}.cues.npy"
+    def words_path(self, source_id: str, version: str) -> Path:
+        return self.path / RECORDS / f"{source_id}@{version}.words"
 
+    def version_files(self, source_id: str, version: str) -> list[Path]:
+        return [self.records_path(source_id, version), self.cue_vectors_path(source_id, version),
+                self.words_path(source_id, version)]
 
-def write_cue_vectors(folder: Path, source_id: str, version: str, vectors: np.ndarray) -> None:
-    """The vectors of a source version's cue sentences (the disagreement search reads these, not chromadb)."""
-    arr = np.asarray(vectors, dtype=np.float32)
-    _write_atomic(cue_vectors_path(folder, source_id, version), lambda f: np.save(f, arr, allow_pickle=False), binary=True)
+    def has_version(self, source_id: str, version: str) -> bool:
+        """Whether a source version's records and cue vectors are on disk (its words can be redone)."""
+        return self.records_path(source_id, version).exists() and self.cue_vectors_path(source_id, version).exists()
 
+    def delete_version_files(self, source_id: str, version: str) -> None:
+        for path in self.version_files(source_id, version):
+            path.unlink(missing_ok=True)
 
-def read_cue_vectors(folder: Path, source_id: str, version: str) -> np.ndarray:
-    path = cue_vectors_path(folder, source_id, version)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise StaleIndexError(f"index file {path.relative_to(folder)} is missing or damaged; it will be rebuilt from sources") from exc
+    def write_records(self, source_id: str, version: str, records: SourceRecords) -> None:
+        _write_json_atomic(self.records_path(source_id, version), records.to_json())
 
+    def read_records(self, source_id: str, version: str) -> SourceRecords:
+        path = self.records_path(source_id, version)
+        try:
+            return SourceRecords.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StaleIndexError(f"index record file {self._rel(path)} is missing or damaged; "
+                                  "it will be rebuilt from sources") from exc
 
-def words_path(folder: Path, source_id: str, version: str) -> Path:
-    return folder / RECORDS / f"{source_id}@{version}.words"
+    def write_cue_vectors(self, source_id: str, version: str, vectors: np.ndarray) -> None:
+        """The vectors of a source version's cue sentences (the disagreement search reads these, not chromadb)."""
+        _write_array(self.cue_vectors_path(source_id, version), vectors)
 
+    def read_cue_vectors(self, source_id: str, version: str) -> np.ndarray:
+        path = self.cue_vectors_path(source_id, version)
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise StaleIndexError(f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
 
-def write_words(folder: Path, source_id: str, version: str, words: list[str]) -> None:
-    """The distinct words of a source version (what a new topic phrase is looked up in)."""
-    _write_atomic(words_path(folder, source_id, version), lambda f: f.write(" ".join(words)))
+    def write_words(self, source_id: str, version: str, words: list[str]) -> None:
+        """The distinct words of a source version (what a new topic phrase is looked up in)."""
+        _write_atomic(self.words_path(source_id, version), lambda f: f.write(" ".join(words)))
 
+    def read_words(self, source_id: str, version: str) -> list[str] | None:
+        """The words written by ``write_words``, or None when there is no such file (it can be redone)."""
+        try:
+            return self.words_path(source_id, version).read_text(encoding="utf-8").split()
+        except (OSError, ValueError):
+            return None
 
-def read_words(folder: Path, source_id: str, version: str) -> list[str] | None:
-    """The words written by ``write_words``, or None when there is no such file (it can be redone)."""
-    try:
-        return words_path(folder, source_id, version).read_text(encoding="utf-8").split()
-    except (OSError, ValueError):
-        return None
+    # ------------------------------------------------------------------------------ disagreement groups
+    def group_path(self, name: str) -> Path:
+        """Where the disagreement group ``name`` (a hash of its inputs) lives; its vectors sit beside it (.npy)."""
+        return self.path / ANALYSIS / f"disagreements-{name}.json"
 
+    def has_groups(self, names) -> bool:
+        return all(self.group_path(n).exists() for n in names)
 
-def group_path(name: str) -> str:
-    """Where a disagreement group named ``name`` (a hash of its inputs) lives, relative to the index folder."""
-    return f"{ANALYSIS}/disagreements-{name}.json"
+    def write_group(self, name: str, group: Group, vectors: np.ndarray) -> None:
+        """A disagreement group: its JSON (members, pairs) and, beside it, its members' vectors."""
+        path = self.group_path(name)
+        _write_array(path.with_suffix(".npy"), vectors)
+        _write_json_atomic(path, group.to_json())
 
+    def read_group(self, name: str) -> Group:
+        """Raises DamagedAnalysisError when the file is missing or damaged (removing it and updating redoes it)."""
+        try:
+            return Group.from_json(json.loads(self.group_path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise self.damaged_group(name) from exc
 
-def write_group(folder: Path, relpath: str, group: dict, vectors: np.ndarray) -> None:
-    """A disagreement group: its JSON (members, pairs) and, beside it, its members' vectors."""
-    path = folder / relpath
-    arr = np.asarray(vectors, dtype=np.float32)
-    _write_atomic(path.with_suffix(".npy"), lambda f: np.save(f, arr, allow_pickle=False), binary=True)
-    _write_json_atomic(path, group)
+    def read_group_vectors(self, name: str) -> np.ndarray:
+        try:
+            return np.load(self.group_path(name).with_suffix(".npy"), allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise self.damaged_group(name) from exc
 
+    def damaged_group(self, name: str) -> DamagedAnalysisError:
+        path = self.group_path(name)
+        return DamagedAnalysisError(f"index file {self._rel(path)} is missing or damaged; it will be redone from the index records",
+                                    path)
 
-def read_group(folder: Path, relpath: str) -> dict:
-    path = folder / relpath
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("members"), list) or not isinstance(data.get("pairs"), list):
-        raise damaged_group(folder, relpath)
-    return data
+    def group_looks_whole(self, name: str) -> bool:
+        """Whether a group's JSON and vectors are there and the JSON is not cut short (a cheap check:
+        the name is a hash of the inputs, and a damaged file found later is redone)."""
+        path = self.group_path(name)
+        try:
+            with open(path, "rb") as f:
+                first = f.read(1)
+                f.seek(-1, os.SEEK_END)
+                return first == b"{" and f.read(1) == b"}" and path.with_suffix(".npy").exists()
+        except OSError:
+            return False
 
+    def read_flag_file(self, name: str) -> list[Flag]:
+        """Every disagreement flag, from the one file of an index migrated from format 2 before groups."""
+        path = self.group_path(name)
+        try:
+            return [Flag.from_dict(d) for d in json.loads(path.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StaleIndexError(f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
 
-def damaged_group(folder: Path, relpath: str) -> DamagedAnalysisError:
-    return DamagedAnalysisError(f"index file {relpath} is missing or damaged; it will be redone from the index records",
-                                folder / relpath)
+    # ------------------------------------------------------------------------------------------ caches
+    def read_cache(self, name: str) -> dict:
+        """A content-keyed cache file in analysis/ ({} when absent or unreadable: a cache can always be redone)."""
+        try:
+            data = json.loads((self.path / ANALYSIS / name).read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
 
+    def write_cache(self, name: str, data: dict) -> None:
+        _write_json_atomic(self.path / ANALYSIS / name, data)
 
-def group_looks_whole(folder: Path, relpath: str) -> bool:
-    """Whether a group's JSON and vectors are there and the JSON is not cut short (a cheap check:
-    the name is a hash of the inputs, and a damaged file found later is redone)."""
-    path = folder / relpath
-    try:
-        with open(path, "rb") as f:
-            first = f.read(1)
-            f.seek(-1, os.SEEK_END)
-            return first == b"{" and f.read(1) == b"}" and path.with_suffix(".npy").exists()
-    except OSError:
-        return False
+    # ----------------------------------------------------------------------------------------- journal
+    def journal_add(self, versions: list[tuple[str, str]], collection: str | None = None,
+                    fingerprint: str | None = None) -> None:
+        """Note (source_id, version) pairs about to be written, and where (collection, index fingerprint),
+        so the next build can find a killed build's leftovers, and keep what it finished."""
+        current = self.journal()
+        place = {"collection": collection, "fingerprint": fingerprint} if collection is not None else {}
+        _write_json_atomic(self.path / JOURNAL, dataclasses.replace(
+            current, format=FORMAT, versions=current.versions + tuple((s, v) for s, v in versions), **place).to_json())
 
+    def journal(self) -> Journal:
+        """The journal; an unreadable one lists nothing to resume."""
+        try:
+            return Journal.from_json(migrations.migrate_journal(json.loads((self.path / JOURNAL).read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return Journal(FORMAT)
 
-def read_group_vectors(folder: Path, relpath: str) -> np.ndarray:
-    try:
-        return np.load((folder / relpath).with_suffix(".npy"), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise damaged_group(folder, relpath) from exc
+    def journal_done(self, entries: dict[str, SourceEntry]) -> None:
+        """Append the manifest entries of source versions whose vectors and records are all written."""
+        if not entries:
+            return
+        path = self.path / JOURNAL_DONE
+        with open(path, "ab") as f:
+            if f.tell() and _last_byte(path) != b"\n":
+                f.write(b"\n")  # a killed build's torn last line stays apart from the new lines
+            for sid, entry in entries.items():
+                f.write((json.dumps(Finished(sid, entry).to_json(), ensure_ascii=False) + "\n").encode())
+            f.flush()
+            os.fsync(f.fileno())
 
+    def finished(self) -> dict[str, SourceEntry]:
+        """Finished source versions of a killed build, by source id (a torn or unreadable line is ignored)."""
+        done = {}
+        try:
+            lines = (self.path / JOURNAL_DONE).read_text(encoding="utf-8", errors="replace").splitlines()
+        except (OSError, ValueError):
+            return done
+        for line in lines:
+            try:
+                item = Finished.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+            done[item.source_id] = item.entry
+        return done
 
-def read_cache(folder: Path, name: str) -> dict:
-    """A content-keyed cache file in analysis/ ({} when absent or unreadable: a cache can always be redone)."""
-    try:
-        data = json.loads((folder / ANALYSIS / name).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    def has_finished(self) -> bool:
+        return (self.path / JOURNAL_DONE).exists()
 
+    def journal_clear(self) -> None:
+        (self.path / JOURNAL).unlink(missing_ok=True)
+        (self.path / JOURNAL_DONE).unlink(missing_ok=True)
 
-def write_cache(folder: Path, name: str, data: dict) -> None:
-    _write_json_atomic(folder / ANALYSIS / name, data)
+    # ---------------------------------------------------------------------------------- whole folder
+    def has_index_files(self) -> bool:
+        """Whether vectors or records are there (a build killed before its first manifest leaves them)."""
+        return (self.path / CHROMA).exists() or (self.path / RECORDS).exists()
 
+    def wipe(self) -> None:
+        """Remove everything Crosscheck keeps in the index folder."""
+        for name in (MANIFEST, JOURNAL, JOURNAL_DONE):
+            (self.path / name).unlink(missing_ok=True)
+        for name in (RECORDS, ANALYSIS, CHROMA):
+            shutil.rmtree(self.path / name, ignore_errors=True)
 
-def read_disagreements(folder: Path, relpath: str | None) -> list[dict]:
-    """The one file of every disagreement flag that indexes wrote before disagreement groups."""
-    if not relpath:
-        return []
-    try:
-        data = json.loads((folder / relpath).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StaleIndexError(f"index file {relpath} is missing or damaged; it will be rebuilt from sources") from exc
-    if not isinstance(data, list):
-        raise StaleIndexError(f"index file {relpath} is damaged; it will be rebuilt from sources")
-    return data
+    def remove_unused(self, manifest: Manifest) -> None:
+        """Remove record and group files the manifest does not use (caches and verdicts stay)."""
+        live = {p.name for sid, e in manifest.sources.items() for p in self.version_files(sid, e.version)}
+        names = list((manifest.groups or {}).values()) + ([manifest.flag_file] if manifest.flag_file else [])
+        live |= {p.name for n in names for p in (self.group_path(n), self.group_path(n).with_suffix(".npy"))}
+        for sub, removable in ((RECORDS, lambda name: True),
+                               (ANALYSIS, lambda name: name.startswith("disagreements-") or name.endswith(".tmp"))):
+            if (self.path / sub).exists():
+                for name in os.listdir(self.path / sub):
+                    if removable(name) and name not in live:
+                        (self.path / sub / name).unlink(missing_ok=True)
 
+    def vector_store(self, collection: str, chroma_url: str | None = None) -> "VectorStore":
+        return VectorStore(self.path, collection, chroma_url)
 
-def journal_add(folder: Path, entries: list[list[str]], collection: str | None = None,
-                fingerprint: str | None = None) -> None:
-    """Note (source_id, version) pairs about to be written, and where (collection, index fingerprint),
-    so the next build can find a killed build's leftovers, and keep what it finished."""
-    current = journal_read(folder)
-    current["versions"] = current["versions"] + entries
-    if collection is not None:
-        current.update(collection=collection, fingerprint=fingerprint)
-    _write_json_atomic(folder / JOURNAL, current)
-
-
-def journal_read(folder: Path) -> dict:
-    """The journal: {"collection", "fingerprint", "versions"}; an unreadable one lists nothing to resume."""
-    try:
-        data = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if isinstance(data, list):  # written before builds could resume: versions only
-        data = {"versions": data}
-    if not isinstance(data, dict) or not isinstance(data.get("versions"), list):
-        data = {"versions": []}
-    data["versions"] = [v for v in data["versions"] if isinstance(v, list) and len(v) == 2]
-    return data
-
-
-def journal_done(folder: Path, entries: dict[str, dict]) -> None:
-    """Append the manifest entries of source versions whose vectors and records are all written."""
-    if not entries:
-        return
-    path = folder / JOURNAL_DONE
-    with open(path, "ab") as f:
-        if f.tell() and _last_byte(path) != b"\n":
-            f.write(b"\n")  # a killed build's torn last line stays apart from the new lines
-        for sid, entry in entries.items():
-            f.write((json.dumps({"id": sid, "entry": entry}, ensure_ascii=False) + "\n").encode())
-        f.flush()
-        os.fsync(f.fileno())
+    def _rel(self, path: Path) -> str:
+        return str(path.relative_to(self.path))
 
 
 def _last_byte(path: Path) -> bytes:
     with open(path, "rb") as f:
         f.seek(-1, os.SEEK_END)
         return f.read(1)
-
-
-def journal_read_done(folder: Path) -> dict[str, dict]:
-    """Finished source versions of a killed build, by source id (a torn last line is ignored)."""
-    done = {}
-    try:
-        lines = (folder / JOURNAL_DONE).read_text(encoding="utf-8", errors="replace").splitlines()
-    except (OSError, ValueError):
-        return done
-    for line in lines:
-        try:
-            item = json.loads(line)
-            done[item["id"]] = dict(item["entry"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return done
-
-
-def journal_clear(folder: Path) -> None:
-    (folder / JOURNAL).unlink(missing_ok=True)
-    (folder / JOURNAL_DONE).unlink(missing_ok=True)
-
-
-def wipe(folder: Path) -> None:
-    """Remove everything Crosscheck keeps in an index folder (manifest last kept out of the way first)."""
-    for name in (MANIFEST, JOURNAL, JOURNAL_DONE):
-        (folder / name).unlink(missing_ok=True)
-    for name in (RECORDS, ANALYSIS, "chroma"):
-        shutil.rmtree(folder / name, ignore_errors=True)
 
 
 class VectorStore:
@@ -423,11 +461,11 @@ def _client(folder: Path, chroma_url: str | None):
             ) from exc
     ensure_writable(folder)
     try:
-        return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(folder / CHROMA), settings=chroma_settings)
     except Exception as exc:
         if is_disk_full(exc):
             raise disk_full_error(folder) from exc
-        raise StaleIndexError(f"the vector store in {folder / 'chroma'} cannot be opened ({exc}); it will be rebuilt from sources") from exc
+        raise StaleIndexError(f"the vector store in {folder / CHROMA} cannot be opened ({exc}); it will be rebuilt from sources") from exc
 
 
 def release_clients() -> None:
