@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
+# The one tokenizer, at two grains over lower-cased text. A word keeps a contraction whole and splits a
+# hyphenated compound ("don't", "dry-needling" -> "dry", "needling"), which keyword search and topic matching
+# want; a compound keeps hyphen and apostrophe chains whole ("side-effect-free"), the grain the claim
+# classifier's n-gram vocabulary was trained on.
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_COMPOUND = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -35,9 +40,14 @@ def stem(word: str) -> str:
     return w
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens."""
-    return _WORD.findall(text.lower())
+def words(text: str, *, compounds: bool = False) -> list[str]:
+    """Lower-cased word tokens; with ``compounds``, hyphenated compounds stay one token."""
+    return (_COMPOUND if compounds else _WORD).findall(text.lower())
+
+
+def word_spans(text: str, *, compounds: bool = False) -> list[tuple[str, int]]:
+    """``words`` with the offset of each in ``text.lower()``."""
+    return [(m.group(0), m.start()) for m in (_COMPOUND if compounds else _WORD).finditer(text.lower())]
 
 
 def tokens(text: str) -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.analyse import claims
-from assistant.analyse.claims import analyse, analyse_many, claim_cues, evidence_cues, explain
+from assistant.analyse import claims, cues
+from assistant.analyse.claims import Context, analyse, analyse_many, claim_cues, evidence_cues, explain
 from assistant.ingest.segment import segment, sentence_context
 from assistant.ingest.sources import load_document
 from assistant.types import Claim
@@ -30,9 +30,14 @@ def classifier():
     return c
 
 
-def article(name: str) -> tuple[list[str], list[str]]:
+def contexts_as_indexed(sents) -> list[Context]:
+    """Each sentence's context as the index build passes it: heading, and the sentence before in its section."""
+    return [Context(s.heading or "", sentence_context(sents, i, window=1, with_heading=False)) for i, s in enumerate(sents)]
+
+
+def article(name: str) -> tuple[list[str], list[Context]]:
     sents = segment(load_document(DATA / name)).sentences
-    return [s.text for s in sents], [sentence_context(sents, i) for i in range(len(sents))]
+    return [s.text for s in sents], contexts_as_indexed(sents)
 
 
 # sentence, context -> efficacy_claim, strength, unsupported, evidence
@@ -206,6 +211,9 @@ def test_claim_cues(text, expected):
         pytest.param("It heals.", "Heading\nSmith treated 50 patients.", ("described study: '50 patients' (previous sentence)",),
                      id="previous-sentence-only"),
         pytest.param("It heals.", "Smith treated 50 patients. Then we talked about tea.", (), id="older-sentence-ignored"),
+        pytest.param("It heals.", Context("Results", "Smith treated 50 patients."),
+                     ("described study: '50 patients' (previous sentence)",), id="structured-previous"),
+        pytest.param("It heals.", Context("Save 25% today"), (), id="heading-is-not-a-previous-sentence"),
     ],
 )
 def test_evidence_cues(text, context, expected):
@@ -255,7 +263,9 @@ def test_classifier_matches_current_lexicon(classifier):
 
 
 def test_import_is_light():
-    code = "import sys, assistant.analyse.claims; print(any(m in sys.modules for m in ('torch', 'sklearn', 'transformers')))"
+    """The analyse room loads torch only with a model: importing the judge or the claim rules stays cheap."""
+    code = ("import sys, assistant.analyse.claims, assistant.analyse.disagreements, assistant.analyse.judge; "
+            "print(any(m in sys.modules for m in ('torch', 'sklearn', 'transformers', 'sentence_transformers')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 
@@ -284,9 +294,38 @@ def test_batched_analysis_skips_the_encoder_only_where_it_cannot_change_the_resu
         for path in list_source_files(folder):
             sents = list(segment(load_document(path)).sentences)
             sentences += [s.text for s in sents]
-            contexts += [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
+            contexts += contexts_as_indexed(sents)
     probs = claims.get_classifier().probs(sentences)
     full = [claims._decide(s, c, probs[i], "combined") for i, (s, c) in enumerate(zip(sentences, contexts))]
     assert analyse_many(sentences, contexts) == full
     skipped = sum(p is None for p in claims._combined_probs(sentences))
     assert skipped > len(sentences) / 2, f"the encoder ran on {len(sentences) - skipped} of {len(sentences)} sentences"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param("", Context(), id="empty"),
+        pytest.param("Heading\nFirst one. Second one.", Context("Heading", "Second one."), id="heading-line-then-sentences"),
+        pytest.param("Scalp Massage Scalp massage uses the fingertips.",
+                     Context("Scalp Massage", "Scalp Massage Scalp massage uses the fingertips."), id="run-in-heading"),
+    ],
+)
+def test_context_from_text(text, expected):
+    assert Context.from_text(text) == expected
+
+
+def test_structured_context_resolves_this_technique():
+    c = analyse("This technique can ease tension headaches.", Context("Scalp Massage", "It uses the fingertips."))
+    assert c.explanation == "Says Scalp Massage 'can ease tension headaches' (hedged) but gives no study, data or reference for it."
+
+
+def test_cue_switch_silences_every_rule(monkeypatch):
+    """With ``cues.ENABLED`` off, no cue word or pattern fires: only the trained classifier can make a claim."""
+    sentence = "Studies prove that cupping relieves back pain in 30% of 64 patients [3]."
+    assert claim_cues(sentence) == ["relieves"]
+    monkeypatch.setattr(cues, "ENABLED", False)
+    assert claim_cues(sentence) == []
+    assert evidence_cues(sentence, Context("", "Smith treated 50 patients.")) == ()
+    assert not claims.lexicon_matrix([sentence]).any()
+    assert analyse_many([sentence], mode="lexicon")[0].efficacy_claim is False

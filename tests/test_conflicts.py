@@ -40,10 +40,18 @@ def stances(text, context=""):
         pytest.param("Foam rolling is dangerous for bruises.", "", [("safety", "foam rolling", "unsafe")], id="unsafe"),
         pytest.param("Foam rolling is not safe on bruises.", "", [("safety", "foam rolling", "unsafe")], id="negated-safe"),
         pytest.param("Foam rolling was popularised in the 1980s.", "", [], id="history-no-position"),
+        pytest.param("Acupuncture didn't relieve my back pain.", "", [("efficacy", "acupuncture", "fails")], id="negator-didnt"),
     ],
 )
 def test_positions(text, context, expected):
     assert stances(text, context) == expected
+
+
+def test_cue_switch_leaves_no_position(monkeypatch):
+    from assistant.analyse import cues
+
+    monkeypatch.setattr(cues, "ENABLED", False)
+    assert stances("Foam rolling is dangerous for bruises.") == []
 
 
 @pytest.mark.parametrize(

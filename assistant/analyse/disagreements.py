@@ -10,7 +10,7 @@ Pipeline (precision before recall: a false disagreement is worse than a missed o
    with its k nearest statements from other sources (cost ~ n·k, never all pairs).
 3. Verdict: a pair is a disagreement when the positions are opposite; the trained pair judge can
    veto it when it is confident the two statements agree.
-Nothing here is keyed to any article's wording: cue lexicons are general English.
+Nothing here is keyed to any article's wording: the cue lexicons (``cues.py``) are general English.
 """
 
 from __future__ import annotations
@@ -22,33 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import cues
 from ..text import STOPWORDS, words
-
-# Aspect cues. Each maps a regex to a position; "{T}" stands for a topic phrase (filled per corpus).
-DISTINCT = re.compile(r"\b(distinct|different|differ|differs|diverge|diverges|separate|unrelated)\b", re.I)
-SAME_OF = re.compile(r"\b(?:subcategory|sub-category|subtype|subset|kind|type|form|variant|version|branch|style)\s+of\s+(?:an?\s+|the\s+)?"
-                     r"((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
-SAME_LIKE = re.compile(r"\b(?:is|are)\s+(?:just\s+|basically\s+|essentially\s+|simply\s+|really\s+)?(?:like\s+)?(?:an?|the)\s+"
-                       r"(?:[\w-]+\s+){0,3}?((?:[\w-]+\s+){0,1}[\w-]+)\s+(?:technique|method|practice|therapy|treatment)\b", re.I)
-SAME_AS = re.compile(r"\b(?:the\s+same\s+as|identical\s+to|no\s+different\s+from|equivalent\s+to|"
-                     r"(?:too|basically|essentially|virtually|almost|nearly)\s+similar\s+to)\s+((?:[\"'“”\w-]+\s+){0,4}[\w-]+)", re.I)
-DENIED_DIFFERENCE = re.compile(r"\bdiffer\w*\b[^.;]{0,60}?\b(?:it|they)\s+(?:actually\s+|really\s+|truly\s+)?(?:is|are)(?:\s+not|n't)\b", re.I)
-CAUSE = re.compile(r"\b(root\s+cause|underlying\s+cause|at\s+(?:its|the|their)\s+root|the\s+root\s+of|cause\s+of\s+(?:the\s+)?(?:pain|problem|symptoms?)|"
-                   r"source\s+of\s+(?:the\s+)?(?:pain|problem)|(?:is\s+)?leading\s+to|contribut\w*\s+to)\b", re.I)
-SYMPTOM = re.compile(r"\b(symptomatic|(?:only|just|merely)\s+(?:[\w-]+\s+){0,2}symptoms?|"
-                     r"(?:treat|target|address|mask|reliev|manag)\w*\s+(?:[\w-]+\s+){0,2}symptoms?)\b", re.I)
-SAFE = re.compile(r"\b(safe|safer|safest|harmless|painless|no\s+side\s+effects|risk-free)\b", re.I)
-UNSAFE = re.compile(r"\b(unsafe|dangerous|harmful|hazardous|risky|more\s+risk|higher\s+risk)\b", re.I)
-WORKS = re.compile(r"\b(effective|works|relieves?|alleviates?|improves?|cures?|heals?)\b", re.I)
-FAILS = re.compile(r"\b(ineffective|does\s+not\s+work|doesn't\s+work|no\s+effect|no\s+benefit|useless|worthless)\b", re.I)
-NEGATION = re.compile(r"\b(not|no|never|rather\s+than|instead\s+of|without|beyond|isn't|aren't|doesn't|don't|cannot|can't)\b", re.I)
-CLAUSE_SPLIT = re.compile(r",?\s+\b(?:while|whereas|but|however|although|though)\b\s*,?|;\s*", re.I)
-# Nouns too general to be a subject a disagreement is about.
-GENERIC_NOUNS = {"technique", "techniques", "practice", "practices", "treatment", "treatments", "therapy", "therapies",
-                 "method", "methods", "approach", "approaches", "pain", "body", "patients", "people", "needles", "needle",
-                 "practitioner", "practitioners", "health", "benefits", "conditions", "medicine", "time", "way", "session",
-                 "sessions", "tools", "tool", "training", "research", "study", "studies", "evidence", "results", "symptoms"}
-
 
 @dataclass(frozen=True)
 class Position:
@@ -70,17 +45,10 @@ def opposite(a: str, b: str) -> bool:
     return (a, b) in OPPOSITE or (b, a) in OPPOSITE
 
 
-_VERB = (r"(?:is|are|was|were|has|have|can|could|may|might|will|uses?|involves?|focus(?:es)?|works?|originated|seeks?|"
-         r"offers?|targets?|aims?|helps?|relieves?|treats?|promotes?|provides?|requires?|utili[sz]es?|addresses)")
-_SUBJECT = re.compile(rf"^(?:(?:no|yes|so|also|and|but|however|therefore),?\s+)?(?:the\s+|both\s+)?"
-                      rf"((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*)(?:\s+(?:and|or|vs\.?|versus)\s+((?:[a-z][\w-]*\s+){{0,2}}?[a-z][\w-]*))?"
-                      rf"\s+{_VERB}\b")
-
-
 def subject_phrases(text: str) -> list[str]:
     """Noun phrases in subject position: "Dry needling is…", "X and Y are…" (list labels like "Training:" skipped)."""
     low = " ".join(words(re.sub(r"^[^:]{1,40}:\s+", "", text)))
-    m = _SUBJECT.match(low)
+    m = cues.SUBJECT.match(low)
     if not m:
         return []
     return [p for p in m.groups() if p and not all(w in STOPWORDS for w in p.split())]
@@ -90,9 +58,9 @@ def topic_candidates(text: str) -> list[str]:
     """Phrases ``text`` proposes as topics: its subjects ("Dry needling is…") and what something is a
     kind of ("a kind of stretching"). Depends on the sentence alone, so it is computed once per source."""
     found = subject_phrases(text)
-    found += [" ".join(words(m.group(1))[:2]) for m in SAME_OF.finditer(text)]
-    return [p for p in dict.fromkeys(found) if p and p not in GENERIC_NOUNS
-            and not any(w in STOPWORDS or w in GENERIC_NOUNS for w in p.split())]
+    found += [" ".join(words(m.group(1))[:2]) for m in cues.SAME_OF.finditer(text)]
+    return [p for p in dict.fromkeys(found) if p and p not in cues.GENERIC_NOUNS
+            and not any(w in STOPWORDS or w in cues.GENERIC_NOUNS for w in p.split())]
 
 
 def find_topics(texts_by_source: Mapping[str, list[str]], min_sources: int = 2,
@@ -114,7 +82,7 @@ def find_topics(texts_by_source: Mapping[str, list[str]], min_sources: int = 2,
     wanted = {p for ps in candidates.values() for p in ps}
     if not wanted:
         return []
-    norm = {p: " ".join(_WORDS.findall(p)) for p in wanted}
+    norm = {p: " ".join(_word_parts(p)) for p in wanted}
     keys = set(norm.values())
     cache = cache if cache is not None else {}
     same_code = cache.get("code") == TOPICS_CODE
@@ -152,7 +120,7 @@ def _new_mentions(texts_by_source, words, sid: str, new_keys: set[str]) -> set[s
 
 def mention_tokens(texts: list[str]) -> list[str]:
     """A source's sentences as the one run of words ``find_topics`` matches phrases against."""
-    return _WORDS.findall(" ".join(" ".join(words(t)) for t in texts))
+    return _word_parts(" ".join(texts))
 
 
 # Bump when find_topics changes what a source "mentions": cached mentions are then recomputed.
@@ -175,7 +143,9 @@ def _mentions(texts: list[str], keys: set[str]) -> set[str]:
     return seen
 
 
-_WORDS = re.compile(r"\w+")
+def _word_parts(text: str) -> list[str]:
+    """``words`` with each contraction split at its apostrophe ("it's" -> "it", "s"), the grain topics match at."""
+    return [part for w in words(text) for part in w.replace("’", "'").split("'")]
 
 
 def mentioned(text: str, topics: list[str]) -> list[str]:
@@ -193,16 +163,13 @@ def mentioned(text: str, topics: list[str]) -> list[str]:
 def _negated(clause: str, start: int) -> bool:
     """A negation within the five words before position ``start`` ("rather than treating just a symptom")."""
     before = clause[:start].split()[-5:]
-    return bool(NEGATION.search(" ".join(before)))
-
-
-ASPECT_CUES = (SAME_OF, SAME_AS, SAME_LIKE, DENIED_DIFFERENCE, DISTINCT, CAUSE, SYMPTOM, SAFE, UNSAFE, WORKS, FAILS)
+    return bool(cues.NEGATION.search(" ".join(before)))
 
 
 def has_cue(text: str) -> bool:
     """Whether ``text`` has any aspect cue. A sentence without one takes no position, whatever the
     topics are: this is how the index knows, per source, which sentences can ever matter here."""
-    return any(rx.search(text) for rx in ASPECT_CUES)
+    return any(rx.search(text) for rx in cues.ASPECT_CUES)
 
 
 def positions(i: int, text: str, context: str, topics: list[str]) -> list[Position]:
@@ -212,16 +179,16 @@ def positions(i: int, text: str, context: str, topics: list[str]) -> list[Positi
         return out
     # A clause without a named subject takes one from the rest of the sentence, then from its context.
     context_topics = list(dict.fromkeys(mentioned(text, topics) + mentioned(context, topics)))
-    for clause in [c for c in CLAUSE_SPLIT.split(text) if c and c.strip()]:
+    for clause in [c for c in cues.CLAUSE_SPLIT.split(text) if c and c.strip()]:
         named = mentioned(clause, topics)
         subject = named[0] if named else (context_topics[-1] if context_topics else None)
         out += _identity(i, clause, named, context_topics, topics)
         if subject is None:
             continue
         for aspect, pos_re, neg_re, pos_val, neg_val in (
-            ("target", CAUSE, SYMPTOM, "cause", "symptoms"),
-            ("safety", SAFE, UNSAFE, "safe", "unsafe"),
-            ("efficacy", WORKS, FAILS, "works", "fails"),
+            ("target", cues.ROOT_CAUSE, cues.SYMPTOMS_ONLY, "cause", "symptoms"),
+            ("safety", cues.SAFE, cues.UNSAFE, "safe", "unsafe"),
+            ("efficacy", cues.WORKS, cues.FAILS, "works", "fails"),
         ):
             for rx, val, other in ((pos_re, pos_val, neg_val), (neg_re, neg_val, pos_val)):
                 m = rx.search(clause)
@@ -233,7 +200,7 @@ def positions(i: int, text: str, context: str, topics: list[str]) -> list[Positi
 
 
 def _identity(i: int, clause: str, named: list[str], context_topics: list[str], topics: list[str]) -> list[Position]:
-    for rx in (SAME_OF, SAME_AS, SAME_LIKE):
+    for rx in (cues.SAME_OF, cues.SAME_AS, cues.SAME_LIKE):
         m = rx.search(clause)
         if m:
             obj = mentioned(m.group(1), topics)
@@ -241,12 +208,12 @@ def _identity(i: int, clause: str, named: list[str], context_topics: list[str], 
             if obj and subj:
                 return [Position(i, "identity", pair_key(subj[0], obj[0]), "same", _cue_through(m.group(0), obj[0]),
                                  f"{subj[0]} is a kind of {obj[0]}")]
-    m = DENIED_DIFFERENCE.search(clause)
+    m = cues.DENIED_DIFFERENCE.search(clause)
     if m:
         pool = named + [t for t in context_topics if t not in named]
         if len(pool) >= 2:
             return [Position(i, "identity", pair_key(pool[0], pool[1]), "same", m.group(0))]
-    m = DISTINCT.search(clause)
+    m = cues.DISTINCT.search(clause)
     if m and not _negated(clause, m.start()):
         pool = named if len(named) >= 2 else named + [t for t in context_topics if t not in named]
         if len(pool) >= 2:

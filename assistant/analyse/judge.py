@@ -2,7 +2,7 @@
 
 Pluggable: the built-in cross-encoder trained by ``scripts/train_judge.py`` (default), any
 sentence-transformers ``CrossEncoder`` NLI model folder, or a LangChain chat model. The judge is a
-filter with calibrated probabilities, not a verdict: ``conflicts.py`` combines it with structural
+filter with calibrated probabilities, not a verdict: ``disagreements.py`` combines it with structural
 rules (same subject and aspect, polarity, antonyms) before anything is flagged.
 """
 

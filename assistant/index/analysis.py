@@ -36,8 +36,9 @@ Progress = Callable[[str], None]
 CANDIDATES_CACHE = "candidates.json"
 MENTIONS_CACHE = "mentions.json"
 POSITIONS_CACHE = "positions.json"
-# Bump when conflicts.positions changes what it returns: cached positions are then recomputed.
-POSITIONS_CODE = 1
+# Bump when disagreements.positions changes what it returns: cached positions are then recomputed.
+# 2: one negation list (cues.NEGATORS + CONTRASTS) also reads "didn't", "won't", "fails", "failed".
+POSITIONS_CODE = 2
 # Bump when what a group file holds or how its pairs are chosen changes: every group is then recomputed.
 GROUPS_CODE = 1
 K_NEAREST = 5  # each statement is paired with its 5 most similar opposite statements

@@ -417,12 +417,12 @@ def _store_source(index: store.IndexFolder, doc, seg, version, s_vecs, claims: l
 
 def _claims(segs: list) -> list:
     """Claim analysis of every sentence of these sources, in order, in one batched pass."""
-    from ..analyse.claims import analyse_many
+    from ..analyse.claims import Context, analyse_many
 
     sentences, contexts = [], []
     for seg in segs:
         sents = list(seg.sentences)
         sentences += [s.text for s in sents]
-        # "heading\nprevious sentences": the claims module reads the heading and the last sentence apart.
-        contexts += [f"{s.heading or ''}\n{sentence_context(sents, i, with_heading=False)}" for i, s in enumerate(sents)]
+        contexts += [Context(s.heading or "", sentence_context(sents, i, window=1, with_heading=False))
+                     for i, s in enumerate(sents)]
     return analyse_many(sentences, contexts)
