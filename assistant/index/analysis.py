@@ -205,7 +205,8 @@ def _write_groups(settings, index: store.IndexFolder, manifest: Manifest, live: 
     return out
 
 
-def _members(index: store.IndexFolder, live: _Live, stances: list[Stance], old: str | None) -> tuple[list[GroupMember], np.ndarray]:
+def _members(index: store.IndexFolder, live: _Live, stances: list[Stance],
+             old: str | None) -> tuple[list[GroupMember], np.ndarray]:
     """The member and the vector of each stance: from the group's previous file where its sentence was
     already there (same source version), else from the source's records."""
     known: dict[tuple, tuple[GroupMember, np.ndarray]] = {}
@@ -225,7 +226,8 @@ def _members(index: store.IndexFolder, live: _Live, stances: list[Stance], old: 
     return members, np.stack(vectors).astype(np.float32)
 
 
-def _pairs(settings, index: store.IndexFolder, groups: list[tuple[str, str]], rows: list[tuple], progress) -> list[list[tuple[int, int]]]:
+def _pairs(settings, index: store.IndexFolder, groups: list[tuple[str, str]], rows: list[tuple],
+           progress) -> list[list[tuple[int, int]]]:
     """For each group, the pairs of members that disagree: nearest opposite statements from other
     sources, minus those the judge vetoes (each distinct pair of wordings judged once, ever)."""
     from ..analyse.disagreements import Position, candidate_pairs, judged

@@ -188,7 +188,8 @@ class IndexFolder:
         try:
             return np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise StaleIndexError(f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
+            raise StaleIndexError(
+                f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
 
     def write_words(self, source_id: str, version: str, words: list[str]) -> None:
         """The distinct words of a source version (what a new topic phrase is looked up in)."""
@@ -230,8 +231,8 @@ class IndexFolder:
 
     def damaged_group(self, name: str) -> DamagedAnalysisError:
         path = self.group_path(name)
-        return DamagedAnalysisError(f"index file {self._rel(path)} is missing or damaged; it will be redone from the index records",
-                                    path)
+        return DamagedAnalysisError(
+            f"index file {self._rel(path)} is missing or damaged; it will be redone from the index records", path)
 
     def group_looks_whole(self, name: str) -> bool:
         """Whether a group's JSON and vectors are there and the JSON is not cut short (a cheap check:
@@ -251,7 +252,8 @@ class IndexFolder:
         try:
             return [Flag.from_dict(d) for d in json.loads(path.read_text(encoding="utf-8"))]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StaleIndexError(f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
+            raise StaleIndexError(
+                f"index file {self._rel(path)} is missing or damaged; it will be rebuilt from sources") from exc
 
     # ------------------------------------------------------------------------------------------ caches
     def read_cache(self, name: str) -> dict:
