@@ -172,6 +172,24 @@ def has_cue(text: str) -> bool:
     return any(rx.search(text) for rx in cues.ASPECT_CUES)
 
 
+@dataclass(frozen=True)
+class SourceCues:
+    """What the disagreement search needs of one source, whatever the rest of the corpus is."""
+
+    cues: tuple[int, ...]  # positions of the sentences that can take a position (an aspect cue)
+    topic_candidates: tuple[str, ...]  # the topics this source proposes
+    words: tuple[str, ...]  # the distinct words a new topic phrase is looked up in
+
+
+def source_cues(sentences: list[str]) -> SourceCues:
+    """The per-source part of the disagreement search, computed once when a source is indexed."""
+    return SourceCues(
+        cues=tuple(i for i, s in enumerate(sentences) if has_cue(s)),
+        topic_candidates=tuple(dict.fromkeys(p for s in sentences for p in topic_candidates(s))),
+        words=tuple(sorted(set(mention_tokens(sentences)))),
+    )
+
+
 def positions(i: int, text: str, context: str, topics: list[str]) -> list[Position]:
     """The positions sentence ``i`` takes, clause by clause."""
     out: list[Position] = []

@@ -399,17 +399,16 @@ def _batches(docs: list, max_texts: int) -> list[list]:
 
 def _store_source(index: store.IndexFolder, doc, seg, version, s_vecs, claims: list) -> SourceEntry:
     """Write one source version's records (its vectors are in the store already); returns its manifest entry."""
-    from ..analyse.disagreements import has_cue, mention_tokens, topic_candidates
+    from ..analyse.disagreements import source_cues
 
     sid = doc.source.id
-    # What the disagreement search needs of this source, whatever the rest of the corpus is: the
-    # sentences that can take a position (with their vectors) and the topics this source proposes.
-    cues = [i for i, s in enumerate(seg.sentences) if has_cue(s.text)]
+    found = source_cues([s.text for s in seg.sentences])
+    cues = list(found.cues)
     records = SourceRecords(
         source=doc.source, passages=tuple(seg.passages), sentences=tuple(seg.sentences), claims=tuple(claims),
-        cues=tuple(cues), topic_candidates=tuple(dict.fromkeys(p for s in seg.sentences for p in topic_candidates(s.text))))
+        cues=found.cues, topic_candidates=found.topic_candidates)
     index.write_cue_vectors(sid, version, s_vecs[cues] if cues else np.zeros((0, s_vecs.shape[1]), np.float32))
-    index.write_words(sid, version, sorted(set(mention_tokens([s.text for s in seg.sentences]))))
+    index.write_words(sid, version, list(found.words))
     index.write_records(sid, version, records)
     return SourceEntry(sha256=doc.source.sha256, version=version, title=doc.source.title, path=doc.source.path,
                        passages=len(seg.passages), sentences=len(seg.sentences))

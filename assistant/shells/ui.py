@@ -30,10 +30,6 @@ EXAMPLES = (
 )
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PANE_EMPTY = '<div class="cc-pane-empty">Click a citation marker such as <b>[1]</b> to read the passage in its article.</div>'
-# The embedding model loads once, when the first page opens (not before: the page's own assets would then
-# wait for the CPU); a question asked meanwhile waits for that load instead of starting a second one.
-_MODEL_LOCK = threading.Lock()
-_MODEL_READY = threading.Event()
 
 
 def feedback_path(settings: Settings) -> Path:
@@ -139,7 +135,6 @@ class _Handlers:
         """Answer one question from the sources: the Answer JSON (answer, citations, flags)."""
         import gradio as gr
 
-        load_model()
         try:
             return self.holder.get().ask(question).to_dict()
         except CrosscheckError as exc:
@@ -150,7 +145,6 @@ class _Handlers:
         import gradio as gr
 
         cc = self.holder.get()
-        load_model()
         try:
             ans = cc.ask(message, history=questions_from_history(history)).to_dict()
         except CrosscheckError as exc:
@@ -410,17 +404,12 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
 
 
 def load_model() -> None:
-    """Load the embedding model once; a failure is left for the question itself to report properly."""
-    if _MODEL_READY.is_set():
-        return
-    with _MODEL_LOCK:
-        if _MODEL_READY.is_set():
-            return
-        try:
-            from ..api import Crosscheck
+    """Load the embedding model when the first page opens (not before: the page's own assets would then wait for
+    the CPU). It loads once, under a lock: a question asked meanwhile waits for it. A failure is left for the
+    question itself to report properly."""
+    from ..api import Crosscheck
 
-            Crosscheck.warm_up()
-        except Exception:
-            pass
-        finally:
-            _MODEL_READY.set()
+    try:
+        Crosscheck.warm_up()
+    except Exception:
+        pass
