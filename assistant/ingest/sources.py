@@ -107,6 +107,15 @@ def read_raw(path: Path, max_bytes: int) -> tuple[str, str]:
     return raw, hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (model weights are 90 MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_document(path: Path, max_bytes: int = 5_000_000) -> Document:
     """Load one source file into a Document.
 
