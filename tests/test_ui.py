@@ -118,11 +118,12 @@ def test_render_passage_marks_the_span_and_escapes_everything():
     )
 
 
-def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
+def test_render_flag_unsupported_shows_quote_why_and_strength_label(ui_cc):
     f = _expected_flags(ui_cc)[1].to_dict()
     start, end = f["start"], f["end"]
     assert render.render_flag(f, {"beta": "Why Foam Rolling Beats Everything"}) == (
-        '<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim (strong)</div>'
+        '<div class="cc-flag cc-unsupported cc-strong"><div class="cc-flag-head">⚠️ Unsupported claim '
+        '<span class="cc-badge cc-strong">strong claim</span></div>'
         '<blockquote class="cc-quote"><div class="cc-quote-src">Why Foam Rolling Beats Everything</div>'
         f'<div>“{UNSUPPORTED[1]}” <a class="cc-cite" href="#cc-cite/beta/{start}/{end}" '
         'title="Why Foam Rolling Beats Everything">open</a></div></blockquote>'
@@ -130,16 +131,49 @@ def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
     )
 
 
-def test_render_flag_disagreement_shows_both_sides_with_their_citations(ui_cc):
+def test_render_flag_disagreement_puts_the_cited_statement_first(ui_cc):
     f = _expected_flags(ui_cc)[0].to_dict()
     titles = {sid: s.title for sid, s in ui_cc.corpus.sources.items()}
     cites = [{"n": 2, "source_id": "alpha", "start": f["other"]["start"], "end": f["other"]["end"]}]
     out = render.render_flag(f, titles, cites)
-    left, right = out.split('<div class="cc-sides">')[1].split("</blockquote>")[:2]
-    assert out.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>')
-    assert "Why Foam Rolling Beats Everything" in left and f"“{DISAGREE_A[1]}”" in left and ">open</a>" in left
-    assert "Foam Rolling: A Clinic Guide" in right and f"“{DISAGREE_B[1]}”" in right and ">[2]</a>" in right
-    assert out.endswith(f'<div class="cc-why">{f["explanation"]}</div></div>')
+    statement, against = out.split('<div class="cc-against-head">Contradicted by:</div>')
+    assert statement.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources '
+                                "disagree: 1 source contradicts this</div>")
+    assert "Foam Rolling: A Clinic Guide" in statement and f"“{DISAGREE_B[1]}”" in statement and ">[2]</a>" in statement
+    assert "Why Foam Rolling Beats Everything" in against and f"“{DISAGREE_A[1]}”" in against and ">open</a>" in against
+    assert against.endswith(f'<div class="cc-why">{f["explanation"]}</div></blockquote></div></div>')
+
+
+def _flag(kind, sid, quote, start, strength=None, other=None, why="why"):
+    o = {"source_id": other[0], "quote": other[1], "start": other[2], "end": other[2] + len(other[1])} if other else None
+    return {"kind": kind, "source_id": sid, "quote": quote, "start": start, "end": start + len(quote),
+            "explanation": why, "strength": strength, "other": o}
+
+
+def test_group_flags_one_warning_per_statement_strong_first():
+    cited = {"n": 1, "source_id": "a", "start": 0, "end": 9}
+    flags = [
+        _flag("unsupported_claim", "c", "It may help.", 5, "hedged"),
+        _flag("disagreement", "b", "Not so.", 3, other=("a", "Statement", 0), why="b differs"),
+        _flag("unsupported_claim", "c", "It cures all.", 40, "strong"),
+        _flag("disagreement", "a", "Statement", 0, other=("d", "Never.", 7), why="d differs"),
+        _flag("disagreement", "e", "Nope.", 1, other=("a", "Statement", 0), why="e differs"),
+        _flag("unsupported_claim", "c", "It may help.", 5, "hedged"),
+    ]
+    groups = render.group_flags(flags, [cited])
+    assert [(g["kind"], g["statement"]["source_id"], g["strength"]) for g in groups] == [
+        ("disagreement", "a", None), ("unsupported_claim", "c", "strong"), ("unsupported_claim", "c", "hedged")]
+    assert [(a["source_id"], a["quote"], a["explanation"]) for a in groups[0]["against"]] == [
+        ("b", "Not so.", "b differs"), ("d", "Never.", "d differs"), ("e", "Nope.", "e differs")]
+
+
+def test_render_warnings_shows_three_and_the_rest_behind_show_all():
+    flags = [_flag("unsupported_claim", "c", f"Claim {k}.", 10 * k, "hedged" if k % 2 else "strong") for k in range(5)]
+    out = render.render_warnings(flags, {})
+    inline, more = out.split('<details class="cc-more"><summary>show all (5)</summary>')
+    assert inline.count('class="cc-flag ') == 3 and more.count('class="cc-flag ') == 2
+    assert [s.split("“")[1].split("”")[0] for s in out.split("cc-quote-src")[1:]] == [
+        "Claim 0.", "Claim 2.", "Claim 4.", "Claim 1.", "Claim 3."]
 
 
 def test_render_answer_links_markers_and_never_passes_markup_through():
@@ -150,27 +184,35 @@ def test_render_answer_links_markers_and_never_passes_markup_through():
                       {"n": 2, "source_id": "y", "title": "U", "quote": "q", "start": 3, "end": 9}],
     }
     out = render.render_answer(ans, {})
+    md = render.esc(render.answer_markdown(ans))
     assert out == (
-        '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is &lt;script&gt;window.__pwned=1'
-        '&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
+        f'<div class="cc-answer" data-md="{md}"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is '
+        '&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
         '<a class="cc-cite" href="#cc-cite/x/0/5" title="&lt;T&gt;">[1]</a></li>'
         '<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul></div>'
     )
-    assert render.render_question(PAYLOAD).count("<") == 0
+    assert "<" not in md and render.render_question(PAYLOAD).count("<") == 0
+
+
+def test_answer_markdown_has_the_citations_quotes_sources_and_offsets():
+    ans = {"question": "Q?", "answer": "- Rollers help. [1]", "abstained": False, "flags": [],
+           "citations": [{"n": 1, "source_id": "alpha", "title": "Foam", "quote": "Rollers\nhelp.", "start": 4, "end": 18}]}
+    assert render.answer_markdown(ans) == (
+        "- Rollers help. [1]\n\nCitations:\n\n- [1] Foam (alpha, characters 4–18): “Rollers help.”\n")
 
 
 def test_render_answer_abstention_is_plain():
     out = render.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
                             "citations": [], "flags": []}, {})
-    assert out == ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
-                   "The sources don&#x27;t cover this question.</div>")
+    assert out == ('<div class="cc-answer cc-abstained" data-md="The sources don&#x27;t cover this question.\n">'
+                   "<strong>No answer from the sources.</strong> The sources don&#x27;t cover this question.</div>")
 
 
 def test_answer_with_flags_renders_cards_instead_of_warning_lines(ui_cc):
     ans = ui_cc.ask("Is foam rolling the same as stretching?").to_dict()
     assert any(f["kind"] == "disagreement" for f in ans["flags"]), ans
-    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()})
-    assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(ans["flags"])
+    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()}).split('">', 1)[1]
+    assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(render.group_flags(ans["flags"], ans["citations"]))
     assert '<div class="cc-flag cc-disagreement">' in out
 
 
@@ -214,11 +256,15 @@ def _upload(tmp_path: Path, name: str, data: bytes) -> Path:
 
 @pytest.mark.parametrize("name,data,message", [
     pytest.param("notes.pdf", b"%PDF-1.4", "notes.pdf is not a .txt, .md or .html file", id="wrong-type"),
-    pytest.param("big.txt", b"Words here. " * 20, "big.txt is 0.0 MB, over the 0.0 MB limit", id="too-large"),
+    pytest.param("big.txt", b"Words here. " * 20, "big.txt is 240 bytes, over the 200 bytes limit", id="too-large"),
     pytest.param("bin.txt", b"abc\x00def", "bin.txt looks binary", id="binary"),
     pytest.param("latin.txt", "Café au lait.".encode("latin-1"), "latin.txt is not UTF-8", id="not-utf8"),
     pytest.param("empty.md", b"   \n", "empty.md has no text to index", id="empty"),
-    pytest.param("alpha.txt", b"Another text about rolling.", "a different alpha.txt is already in the sources", id="name-taken"),
+    pytest.param("alpha.txt", b"Another text about rolling.", "a different alpha.txt is already in the sources: replace it",
+                 id="name-taken"),
+    pytest.param("..\\..\\win.txt", b"Text.", "..\\..\\win.txt has characters a source file name cannot have (\\)",
+                 id="backslashes"),
+    pytest.param(".hidden.txt", b"Text.", ".hidden.txt starts with '.'", id="hidden"),
     pytest.param("alpha.md", b"Another text about rolling.", "alpha.md would have the source id 'alpha' of alpha.txt", id="id-taken"),
 ])
 def test_check_upload_rejects_with_a_reason(tmp_path, name, data, message):
@@ -239,6 +285,28 @@ def test_check_upload_accepts_new_and_identical_files(tmp_path):
     with pytest.raises(SourceError, match="appeared in the sources"):
         upload.add_file(new, sources / "delta.md")
     assert sorted(p.name for p in sources.iterdir()) == ["alpha.txt", "beta.md", "delta.md", "gamma.html"]
+
+
+def test_replace_and_remove_a_source(tmp_path):
+    sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
+    new = _upload(tmp_path, "alpha.txt", b"Foam rollers are cylinders.\n")
+    with pytest.raises(upload.SourceExistsError):
+        upload.check_upload(new, sources, 10_000)
+    assert upload.check_upload(new, sources, 10_000, replace=True) == (sources / "alpha.txt", False)
+    upload.add_file(new, sources / "alpha.txt", replace=True)
+    assert (sources / "alpha.txt").read_bytes() == b"Foam rollers are cylinders.\n"
+    assert upload.remove_file(sources, "alpha.txt") == sources / "alpha.txt"
+    assert sorted(p.name for p in sources.iterdir()) == ["beta.md", "gamma.html"]
+    with pytest.raises(SourceError, match="alpha.txt is not in the sources folder"):
+        upload.remove_file(sources, "alpha.txt")
+    with pytest.raises(SourceError, match="has characters"):
+        upload.remove_file(sources, "../beta.md")
+
+
+def test_size_text_states_the_limit_one_way():
+    from assistant.text import size_text
+
+    assert [size_text(n) for n in (5_000_000, 4_800_000, 1_500, 240)] == ["5 MB", "4.8 MB", "1.5 kB", "240 bytes"]
 
 
 @pytest.mark.parametrize("host,auth,expected", [
