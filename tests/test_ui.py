@@ -184,12 +184,12 @@ def test_render_answer_links_markers_and_never_passes_markup_through():
                       {"n": 2, "source_id": "y", "title": "U", "quote": "q", "start": 3, "end": 9}],
     }
     out = render.render_answer(ans, {})
-    md = render.esc(render.answer_markdown(ans))
+    md = render.esc(render.answer_markdown(ans)).replace("\n", "&#10;")
     assert out == (
-        f'<div class="cc-answer" data-md="{md}"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is '
+        '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is '
         '&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
         '<a class="cc-cite" href="#cc-cite/x/0/5" title="&lt;T&gt;">[1]</a></li>'
-        '<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul></div>'
+        f'<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul><div class="cc-md">{md}</div></div>'
     )
     assert "<" not in md and render.render_question(PAYLOAD).count("<") == 0
 
@@ -204,14 +204,15 @@ def test_answer_markdown_has_the_citations_quotes_sources_and_offsets():
 def test_render_answer_abstention_is_plain():
     out = render.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
                             "citations": [], "flags": []}, {})
-    assert out == ('<div class="cc-answer cc-abstained" data-md="The sources don&#x27;t cover this question.\n">'
-                   "<strong>No answer from the sources.</strong> The sources don&#x27;t cover this question.</div>")
+    assert out == ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
+                   "The sources don&#x27;t cover this question."
+                   '<div class="cc-md">The sources don&#x27;t cover this question.&#10;</div></div>')
 
 
 def test_answer_with_flags_renders_cards_instead_of_warning_lines(ui_cc):
     ans = ui_cc.ask("Is foam rolling the same as stretching?").to_dict()
     assert any(f["kind"] == "disagreement" for f in ans["flags"]), ans
-    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()}).split('">', 1)[1]
+    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()}).split('<div class="cc-md">')[0]
     assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(render.group_flags(ans["flags"], ans["citations"]))
     assert '<div class="cc-flag cc-disagreement">' in out
 
@@ -371,6 +372,13 @@ def test_api_ask_reports_bad_questions(client):
         client.predict("   ", api_name="/ask")
 
 
+def test_api_chat_shows_a_refused_question_inline(client, ui_cc):
+    kept, history, ans = client.predict("   ", [], api_name="/chat")
+    assert kept == "   " and ans is None and [m["role"] for m in history] == ["user", "assistant"]
+    assert render.message_text(history[1]) == render.render_error("the question is empty: type a question about the sources")
+    assert render.questions_from_history(history) == []
+
+
 def test_api_chat_follows_up(client, ui_cc):
     first = "What is foam rolling?"
     _, history, ans1 = client.predict(first, [], api_name="/chat")
@@ -401,7 +409,8 @@ def browser():
 @pytest.fixture
 def page(browser, server):
     """A fresh page on the app that records every URL it requests."""
-    context = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True,
+                                  permissions=["clipboard-read", "clipboard-write"])
     pg = context.new_page()
     pg.requested = []
     pg.on("request", lambda r: pg.requested.append(r.url))
@@ -453,20 +462,65 @@ def test_browser_answer_citation_passage_and_flag(page, ui_cc):
 
 
 @pytest.mark.browser
-def test_browser_examples_feedback_and_export(page, ui_cc):
+def test_browser_examples_feedback_and_export(page, ui_cc, server):
     examples = page.locator("#cc-chat").get_by_text(ui.EXAMPLES[1], exact=True)
     assert examples.is_visible()
     examples.click()
     page.wait_for_selector("#cc-chat .cc-answer")
+    expected = ui_cc.ask(ui.EXAMPLES[1]).to_dict()
     page.locator("#cc-chat button[aria-label='Like']").first.click()
     feedback = ui.feedback_path(ui_cc.settings)
-    page.wait_for_function("() => document.body.innerText.includes('Feedback saved')")
+    page.wait_for_function("() => document.body.innerText.includes('Thanks: your feedback was saved.')")
+    assert str(feedback.parent) not in page.inner_text("body")
     record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
-    assert record["rating"] == "up" and record["answer"] == ui_cc.ask(ui.EXAMPLES[1]).to_dict()
+    assert record["rating"] == "up" and record["answer"] == expected
+    page.locator("#cc-chat button[aria-label='Dislike']").first.click()
+    page.wait_for_selector("#cc-feedback-text textarea")
+    page.fill("#cc-feedback-text textarea", "It missed the 1980s coaches.")
+    page.click("#cc-feedback-send")
+    page.wait_for_function("() => document.body.innerText.includes('your comment was saved')")
+    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert (record["rating"], record["comment"], record["answer"]) == ("down", "It missed the 1980s coaches.", expected)
+    export_dir = server[1].crosscheck_handlers.export_dir
+    assert list(export_dir.iterdir()) == []  # nothing is written until asked for
+    page.click("#cc-export")
+    page.wait_for_selector("#cc-download", state="visible")
     with page.expect_download() as dl:
-        page.click("#cc-export")
+        page.click("#cc-download")
     text = Path(dl.value.path()).read_text(encoding="utf-8")
-    assert text == render.conversation_markdown([ui_cc.ask(ui.EXAMPLES[1]).to_dict()])
+    assert text == render.conversation_markdown([expected])
+    assert [p.read_text(encoding="utf-8") for p in export_dir.iterdir()] == [text]
+
+
+@pytest.mark.browser
+def test_browser_input_guard_copy_label_and_reload(page, ui_cc):
+    send = page.locator("#cc-question button.submit-button")
+    page.fill("#cc-question textarea", "   ")
+    page.wait_for_function("() => document.querySelector('#cc-question button.submit-button').disabled")
+    page.press("#cc-question textarea", "Enter")
+    page.fill("#cc-question textarea", "x" * 1900)
+    page.wait_for_function("() => document.querySelector('#cc-counter').textContent === '1,900 / 2,000 characters'")
+    assert send.is_enabled()
+    page.fill("#cc-question textarea", "y" * 2001)
+    page.wait_for_function("() => document.querySelector('#cc-counter').textContent.startsWith('2,001 / 2,000 characters: too long')")
+    assert send.is_disabled()
+    page.press("#cc-question textarea", "Enter")
+    page.wait_for_timeout(500)
+    assert page.locator("#cc-chat .message-row").count() == 0 and page.input_value("#cc-question textarea") == "y" * 2001
+    q = "Who popularised foam rolling?"
+    expected = ui_cc.ask(q).to_dict()
+    answer = _ask(page, q)
+    label = answer.locator("xpath=ancestor::*[@aria-label][1]")
+    page.wait_for_function("() => document.querySelector('#cc-chat .cc-answer').closest('[aria-label]')"
+                           ".getAttribute('aria-label').startsWith(\"Crosscheck's answer: \")")
+    assert "<" not in label.get_attribute("aria-label") and "popularised by sports coaches" in label.get_attribute("aria-label")
+    page.locator("#cc-chat button[aria-label='Copy message']").last.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("navigator.clipboard.readText()") == render.answer_markdown(expected)
+    page.reload()
+    page.wait_for_selector("#cc-chat .cc-answer")
+    assert page.locator("#cc-chat .cc-answer").count() == 1
+    assert "popularised by sports coaches" in page.inner_text("#cc-chat .cc-answer")
 
 
 @pytest.mark.browser
@@ -502,15 +556,17 @@ def test_browser_sources_tab_upload_and_reindex(page, server, tmp_path):
     assert " ".join(page.inner_text("#cc-pane mark.cc-mark").split()) == shown
     page.get_by_role("tab", name="Sources").click()
     bad = _upload(tmp_path, "broken.txt", b"\x00\x01binary")
-    clash = _upload(tmp_path, "alpha.txt", b"A different alpha.")
+    same = _upload(tmp_path, "beta.md", (sources / "beta.md").read_bytes())
+    clash = _upload(tmp_path, "alpha.txt", b"Foam rollers are sold in three lengths.\n")
     good = _upload(tmp_path, "delta.md", b"# Foam Roller Densities\n\nFoam rollers come in soft, medium and firm densities.\n")
-    page.set_input_files("#cc-upload input[type=file]", [str(bad), str(clash), str(good)])
+    page.set_input_files("#cc-upload input[type=file]", [str(bad), str(same), str(clash), str(good)])
     page.wait_for_selector("#cc-upload td[aria-label='delta.md']")
     page.click("#cc-add")
     page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('index:')", timeout=120_000)
     status = page.input_value("#cc-status textarea")
     assert "rejected: broken.txt looks binary" in status
-    assert "rejected: a different alpha.txt is already in the sources" in status
+    assert "beta.md: already in the sources, unchanged" in status
+    assert "alpha.txt: a different alpha.txt is already in the sources; confirm to replace it" in status
     assert "delta.md: added" in status and "1 added" in status
     assert page.get_by_text("Not added: broken.txt looks binary").first.is_visible()
     page.wait_for_selector("#cc-sources tr[data-source='delta']")
@@ -518,3 +574,22 @@ def test_browser_sources_tab_upload_and_reindex(page, server, tmp_path):
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources.iterdir()}
     assert {k: v for k, v in after.items() if k != "delta.md"} == before
     _shot(page, "sources-tab.png")
+    # The held-back alpha.txt waits for a yes; then it replaces the old text, whose quotes leave the index.
+    assert "Replace alpha.txt" in page.inner_text("#cc-confirm")
+    old_quote = "It was popularised by sports coaches in the 1980s."
+    page.click("#cc-yes")
+    page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('1 updated')", timeout=120_000)
+    assert (sources / "alpha.txt").read_bytes() == clash.read_bytes()
+    cc = server[1].crosscheck.get()
+    assert cc.corpus.raw["alpha"] == "Foam rollers are sold in three lengths.\n"
+    assert all(old_quote not in p.text for p in cc.corpus.passages)
+    # Removing asks first, then deletes the file and its passages.
+    page.locator("#cc-pick input").click()
+    page.get_by_role("option", name="delta.md").click()
+    page.click("#cc-remove")
+    page.wait_for_selector("#cc-confirm", state="visible")
+    assert "Remove delta.md" in page.inner_text("#cc-confirm")
+    page.click("#cc-yes")
+    page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('1 removed')", timeout=120_000)
+    assert not (sources / "delta.md").exists() and "delta" not in server[1].crosscheck.get().corpus.sources
+    assert page.locator("#cc-sources tr[data-source='delta']").count() == 0

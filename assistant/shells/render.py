@@ -155,19 +155,21 @@ def render_answer(answer: dict, titles: dict[str, str]) -> str:
     """A chat message for an Answer dict: the cited points, then the grouped warnings; an abstention plainly.
 
     The answer's own "⚠️" warning lines are replaced by the richer cards built from ``answer["flags"]``. The
-    message carries its Markdown (``answer_markdown``) in ``data-md``: the copy button puts that on the clipboard.
+    message carries its Markdown (``answer_markdown``) in a hidden ``cc-md`` element, which the copy button puts on
+    the clipboard (the chat's sanitizer drops data attributes, so it is text; its newlines are character
+    references, since a blank line would end the message's HTML block and start Markdown).
     """
-    md = f' data-md="{esc(answer_markdown(answer))}"'
+    md = f'<div class="cc-md">{esc(answer_markdown(answer)).replace(chr(10), "&#10;")}</div>'
     if answer.get("abstained"):
-        return (f'<div class="cc-answer cc-abstained"{md}><strong>No answer from the sources.</strong> '
-                f"{esc(_flat(answer['answer']))}</div>")
+        return ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
+                f"{esc(_flat(answer['answer']))}{md}</div>")
     by_n = {c["n"]: c for c in answer.get("citations") or []}
     lines = [l for l in answer["answer"].splitlines() if l.strip()]
     points = [_answer_line(l, by_n) for l in lines if not l.startswith("⚠️")]
     loose = [f'<div class="cc-flag">{esc(_flat(l))}</div>' for l in lines if l.startswith("⚠️")] if not answer.get("flags") else []
     cards = render_warnings(answer.get("flags") or [], titles, list(by_n.values()))
-    return (f'<div class="cc-answer"{md}><ul class="cc-points">' + "".join(points) + "</ul>"
-            + cards + "".join(loose) + "</div>")
+    return ('<div class="cc-answer"><ul class="cc-points">' + "".join(points) + "</ul>"
+            + cards + "".join(loose) + md + "</div>")
 
 
 def render_error(message: str) -> str:
@@ -262,8 +264,14 @@ def message_text(message: dict) -> str:
 
 
 def questions_from_history(history: list[dict]) -> list[str]:
-    """Earlier questions of a chat, as the user typed them (the chat shows them escaped)."""
-    return [question_text(message_text(m)) for m in history or [] if m.get("role") == "user"]
+    """Earlier questions of a chat, as the user typed them (the chat shows them escaped); unanswered ones left out."""
+    history = list(history or [])
+    out = []
+    for k, m in enumerate(history):
+        reply = message_text(history[k + 1]) if k + 1 < len(history) else ""
+        if m.get("role") == "user" and 'class="cc-error"' not in reply:
+            out.append(question_text(message_text(m)))
+    return out
 
 
 # --------------------------------------------------------------------------- plain text (the CLI)
