@@ -161,20 +161,32 @@ class Crosscheck:
             raise SourceError(f"{source_id} [{start}:{end}] is not a passage of the indexed sources: ask again")
         return PassageView(self.corpus.sources[source_id], raw, start, end)
 
-    def add_source(self, path: str | Path) -> bool:
+    def add_source(self, path: str | Path, replace: bool = False) -> bool:
         """Copy an article file into the sources folder; False when the same file is already there.
 
-        Run ``Crosscheck.update`` (or reopen) to index it.
+        ``replace``: a different file with the same name is overwritten (its old passages and flags leave the
+        index at the next update). Run ``Crosscheck.update`` (or reopen) to index it.
 
         Raises:
-            SourceError: not a usable article, or another file already has its name or source id.
+            SourceExistsError: a different file has its name (and not ``replace``).
+            SourceError: not a usable article, or another file already has its source id.
         """
         from .ingest.upload import add_file, check_upload
 
-        target, there = check_upload(Path(path), self.settings.sources, self.settings.max_file_bytes)
+        target, there = check_upload(Path(path), self.settings.sources, self.settings.max_file_bytes, replace)
         if not there:
-            add_file(Path(path), target)
+            add_file(Path(path), target, replace=replace)
         return not there
+
+    def remove_source(self, name: str) -> Path:
+        """Delete the article file ``name`` from the sources folder; the next update drops its passages and flags.
+
+        Raises:
+            SourceError: no such article file in the sources folder.
+        """
+        from .ingest.upload import remove_file
+
+        return remove_file(self.settings.sources, name)
 
     @staticmethod
     def update(sources: str | Path | None = None, index: str | Path | None = None, *, settings: Settings | None = None,

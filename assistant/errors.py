@@ -31,3 +31,7 @@ class DamagedAnalysisError(StaleIndexError):
 
 class ModelError(CrosscheckError):
     """A packaged model is missing or its files do not match the expected hash."""
+
+
+class SourceExistsError(SourceError):
+    """A different file with the same name is already in the sources: replacing it needs a yes."""

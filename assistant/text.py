@@ -58,3 +58,11 @@ def tokens(text: str) -> list[str]:
 def content_words(text: str) -> list[tuple[str, str]]:
     """(word, stem) of the topic words of a question: not stopwords, not generic question words, not numbers."""
     return [(w, stem(w)) for w in words(text) if w not in STOPWORDS and w not in GENERIC and not w.isdigit() and len(w) > 2]
+
+
+def size_text(n: int) -> str:
+    """A size as people read it, decimal units: 5_000_000 -> "5 MB", 4_800_000 -> "4.8 MB", 240 -> "240 bytes"."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{round(n / scale, 1):g} {unit}"
+    return f"{n} bytes"

@@ -293,7 +293,7 @@ def test_fuzz_loader_on_random_bytes(fuzz_dir, suffix):
 def test_fuzz_oversized_file_is_refused_with_the_limit(fuzz_dir):
     path = fuzz_dir / "big.txt"
     path.write_text("word " * 300, encoding="utf-8")
-    with pytest.raises(SourceError, match=r"big.txt is 0.0 MB, over the 0.0 MB limit"):
+    with pytest.raises(SourceError, match=r"big.txt is 1.5 kB, over the 1 kB limit"):
         load_document(path, max_bytes=1000)
 
 

@@ -113,7 +113,7 @@ def test_bad_files_get_a_clear_message(tmp_path, name, content, message):
 def test_too_large_file(tmp_path):
     path = tmp_path / "huge.txt"
     path.write_bytes(b"Needles are thin. " * 1_200_000)  # ~21.6 MB
-    with pytest.raises(SourceError, match=r"huge.txt is 21.6 MB, over the 5.0 MB limit: split it"):
+    with pytest.raises(SourceError, match=r"huge.txt is 21.6 MB, over the 5 MB limit: split it"):
         load_document(path)
 
 

@@ -118,11 +118,12 @@ def test_render_passage_marks_the_span_and_escapes_everything():
     )
 
 
-def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
+def test_render_flag_unsupported_shows_quote_why_and_strength_label(ui_cc):
     f = _expected_flags(ui_cc)[1].to_dict()
     start, end = f["start"], f["end"]
     assert render.render_flag(f, {"beta": "Why Foam Rolling Beats Everything"}) == (
-        '<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim (strong)</div>'
+        '<div class="cc-flag cc-unsupported cc-strong"><div class="cc-flag-head">⚠️ Unsupported claim '
+        '<span class="cc-badge cc-strong">strong claim</span></div>'
         '<blockquote class="cc-quote"><div class="cc-quote-src">Why Foam Rolling Beats Everything</div>'
         f'<div>“{UNSUPPORTED[1]}” <a class="cc-cite" href="#cc-cite/beta/{start}/{end}" '
         'title="Why Foam Rolling Beats Everything">open</a></div></blockquote>'
@@ -130,16 +131,49 @@ def test_render_flag_unsupported_shows_quote_and_why(ui_cc):
     )
 
 
-def test_render_flag_disagreement_shows_both_sides_with_their_citations(ui_cc):
+def test_render_flag_disagreement_puts_the_cited_statement_first(ui_cc):
     f = _expected_flags(ui_cc)[0].to_dict()
     titles = {sid: s.title for sid, s in ui_cc.corpus.sources.items()}
     cites = [{"n": 2, "source_id": "alpha", "start": f["other"]["start"], "end": f["other"]["end"]}]
     out = render.render_flag(f, titles, cites)
-    left, right = out.split('<div class="cc-sides">')[1].split("</blockquote>")[:2]
-    assert out.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>')
-    assert "Why Foam Rolling Beats Everything" in left and f"“{DISAGREE_A[1]}”" in left and ">open</a>" in left
-    assert "Foam Rolling: A Clinic Guide" in right and f"“{DISAGREE_B[1]}”" in right and ">[2]</a>" in right
-    assert out.endswith(f'<div class="cc-why">{f["explanation"]}</div></div>')
+    statement, against = out.split('<div class="cc-against-head">Contradicted by:</div>')
+    assert statement.startswith('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources '
+                                "disagree: 1 source contradicts this</div>")
+    assert "Foam Rolling: A Clinic Guide" in statement and f"“{DISAGREE_B[1]}”" in statement and ">[2]</a>" in statement
+    assert "Why Foam Rolling Beats Everything" in against and f"“{DISAGREE_A[1]}”" in against and ">open</a>" in against
+    assert against.endswith(f'<div class="cc-why">{f["explanation"]}</div></blockquote></div></div>')
+
+
+def _flag(kind, sid, quote, start, strength=None, other=None, why="why"):
+    o = {"source_id": other[0], "quote": other[1], "start": other[2], "end": other[2] + len(other[1])} if other else None
+    return {"kind": kind, "source_id": sid, "quote": quote, "start": start, "end": start + len(quote),
+            "explanation": why, "strength": strength, "other": o}
+
+
+def test_group_flags_one_warning_per_statement_strong_first():
+    cited = {"n": 1, "source_id": "a", "start": 0, "end": 9}
+    flags = [
+        _flag("unsupported_claim", "c", "It may help.", 5, "hedged"),
+        _flag("disagreement", "b", "Not so.", 3, other=("a", "Statement", 0), why="b differs"),
+        _flag("unsupported_claim", "c", "It cures all.", 40, "strong"),
+        _flag("disagreement", "a", "Statement", 0, other=("d", "Never.", 7), why="d differs"),
+        _flag("disagreement", "e", "Nope.", 1, other=("a", "Statement", 0), why="e differs"),
+        _flag("unsupported_claim", "c", "It may help.", 5, "hedged"),
+    ]
+    groups = render.group_flags(flags, [cited])
+    assert [(g["kind"], g["statement"]["source_id"], g["strength"]) for g in groups] == [
+        ("disagreement", "a", None), ("unsupported_claim", "c", "strong"), ("unsupported_claim", "c", "hedged")]
+    assert [(a["source_id"], a["quote"], a["explanation"]) for a in groups[0]["against"]] == [
+        ("b", "Not so.", "b differs"), ("d", "Never.", "d differs"), ("e", "Nope.", "e differs")]
+
+
+def test_render_warnings_shows_three_and_the_rest_behind_show_all():
+    flags = [_flag("unsupported_claim", "c", f"Claim {k}.", 10 * k, "hedged" if k % 2 else "strong") for k in range(5)]
+    out = render.render_warnings(flags, {})
+    inline, more = out.split('<details class="cc-more"><summary>show all (5)</summary>')
+    assert inline.count('class="cc-flag ') == 3 and more.count('class="cc-flag ') == 2
+    assert [s.split("“")[1].split("”")[0] for s in out.split("cc-quote-src")[1:]] == [
+        "Claim 0.", "Claim 2.", "Claim 4.", "Claim 1.", "Claim 3."]
 
 
 def test_render_answer_links_markers_and_never_passes_markup_through():
@@ -150,27 +184,36 @@ def test_render_answer_links_markers_and_never_passes_markup_through():
                       {"n": 2, "source_id": "y", "title": "U", "quote": "q", "start": 3, "end": 9}],
     }
     out = render.render_answer(ans, {})
+    md = render.esc(render.answer_markdown(ans)).replace("\n", "&#10;")
     assert out == (
-        '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is &lt;script&gt;window.__pwned=1'
-        '&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
+        '<div class="cc-answer"><ul class="cc-points"><li><em>Risks &lt;b&gt;:</em> It is '
+        '&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt; '
         '<a class="cc-cite" href="#cc-cite/x/0/5" title="&lt;T&gt;">[1]</a></li>'
-        '<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul></div>'
+        f'<li>Plain [2] text <a class="cc-cite" href="#cc-cite/y/3/9" title="U">[2]</a></li></ul><div class="cc-md">{md}</div></div>'
     )
-    assert render.render_question(PAYLOAD).count("<") == 0
+    assert "<" not in md and render.render_question(PAYLOAD).count("<") == 0
+
+
+def test_answer_markdown_has_the_citations_quotes_sources_and_offsets():
+    ans = {"question": "Q?", "answer": "- Rollers help. [1]", "abstained": False, "flags": [],
+           "citations": [{"n": 1, "source_id": "alpha", "title": "Foam", "quote": "Rollers\nhelp.", "start": 4, "end": 18}]}
+    assert render.answer_markdown(ans) == (
+        "- Rollers help. [1]\n\nCitations:\n\n- [1] Foam (alpha, characters 4–18): “Rollers help.”\n")
 
 
 def test_render_answer_abstention_is_plain():
     out = render.render_answer({"question": "q", "answer": "The sources don't cover this question.", "abstained": True,
                             "citations": [], "flags": []}, {})
     assert out == ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
-                   "The sources don&#x27;t cover this question.</div>")
+                   "The sources don&#x27;t cover this question."
+                   '<div class="cc-md">The sources don&#x27;t cover this question.&#10;</div></div>')
 
 
 def test_answer_with_flags_renders_cards_instead_of_warning_lines(ui_cc):
     ans = ui_cc.ask("Is foam rolling the same as stretching?").to_dict()
     assert any(f["kind"] == "disagreement" for f in ans["flags"]), ans
-    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()})
-    assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(ans["flags"])
+    out = render.render_answer(ans, {sid: s.title for sid, s in ui_cc.corpus.sources.items()}).split('<div class="cc-md">')[0]
+    assert "⚠️ **" not in out and out.count('class="cc-flag ') == len(render.group_flags(ans["flags"], ans["citations"]))
     assert '<div class="cc-flag cc-disagreement">' in out
 
 
@@ -214,11 +257,15 @@ def _upload(tmp_path: Path, name: str, data: bytes) -> Path:
 
 @pytest.mark.parametrize("name,data,message", [
     pytest.param("notes.pdf", b"%PDF-1.4", "notes.pdf is not a .txt, .md or .html file", id="wrong-type"),
-    pytest.param("big.txt", b"Words here. " * 20, "big.txt is 0.0 MB, over the 0.0 MB limit", id="too-large"),
+    pytest.param("big.txt", b"Words here. " * 20, "big.txt is 240 bytes, over the 200 bytes limit", id="too-large"),
     pytest.param("bin.txt", b"abc\x00def", "bin.txt looks binary", id="binary"),
     pytest.param("latin.txt", "Café au lait.".encode("latin-1"), "latin.txt is not UTF-8", id="not-utf8"),
     pytest.param("empty.md", b"   \n", "empty.md has no text to index", id="empty"),
-    pytest.param("alpha.txt", b"Another text about rolling.", "a different alpha.txt is already in the sources", id="name-taken"),
+    pytest.param("alpha.txt", b"Another text about rolling.", "a different alpha.txt is already in the sources: replace it",
+                 id="name-taken"),
+    pytest.param("..\\..\\win.txt", b"Text.", "..\\..\\win.txt has characters a source file name cannot have (\\)",
+                 id="backslashes"),
+    pytest.param(".hidden.txt", b"Text.", ".hidden.txt starts with '.'", id="hidden"),
     pytest.param("alpha.md", b"Another text about rolling.", "alpha.md would have the source id 'alpha' of alpha.txt", id="id-taken"),
 ])
 def test_check_upload_rejects_with_a_reason(tmp_path, name, data, message):
@@ -239,6 +286,28 @@ def test_check_upload_accepts_new_and_identical_files(tmp_path):
     with pytest.raises(SourceError, match="appeared in the sources"):
         upload.add_file(new, sources / "delta.md")
     assert sorted(p.name for p in sources.iterdir()) == ["alpha.txt", "beta.md", "delta.md", "gamma.html"]
+
+
+def test_replace_and_remove_a_source(tmp_path):
+    sources = shutil.copytree(DATA / "corpus", tmp_path / "sources")
+    new = _upload(tmp_path, "alpha.txt", b"Foam rollers are cylinders.\n")
+    with pytest.raises(upload.SourceExistsError):
+        upload.check_upload(new, sources, 10_000)
+    assert upload.check_upload(new, sources, 10_000, replace=True) == (sources / "alpha.txt", False)
+    upload.add_file(new, sources / "alpha.txt", replace=True)
+    assert (sources / "alpha.txt").read_bytes() == b"Foam rollers are cylinders.\n"
+    assert upload.remove_file(sources, "alpha.txt") == sources / "alpha.txt"
+    assert sorted(p.name for p in sources.iterdir()) == ["beta.md", "gamma.html"]
+    with pytest.raises(SourceError, match="alpha.txt is not in the sources folder"):
+        upload.remove_file(sources, "alpha.txt")
+    with pytest.raises(SourceError, match="has characters"):
+        upload.remove_file(sources, "../beta.md")
+
+
+def test_size_text_states_the_limit_one_way():
+    from assistant.text import size_text
+
+    assert [size_text(n) for n in (5_000_000, 4_800_000, 1_500, 240)] == ["5 MB", "4.8 MB", "1.5 kB", "240 bytes"]
 
 
 @pytest.mark.parametrize("host,auth,expected", [
@@ -303,6 +372,13 @@ def test_api_ask_reports_bad_questions(client):
         client.predict("   ", api_name="/ask")
 
 
+def test_api_chat_shows_a_refused_question_inline(client, ui_cc):
+    kept, history, ans = client.predict("   ", [], api_name="/chat")
+    assert kept == "   " and ans is None and [m["role"] for m in history] == ["user", "assistant"]
+    assert render.message_text(history[1]) == render.render_error("the question is empty: type a question about the sources")
+    assert render.questions_from_history(history) == []
+
+
 def test_api_chat_follows_up(client, ui_cc):
     first = "What is foam rolling?"
     _, history, ans1 = client.predict(first, [], api_name="/chat")
@@ -333,7 +409,8 @@ def browser():
 @pytest.fixture
 def page(browser, server):
     """A fresh page on the app that records every URL it requests."""
-    context = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True,
+                                  permissions=["clipboard-read", "clipboard-write"])
     pg = context.new_page()
     pg.requested = []
     pg.on("request", lambda r: pg.requested.append(r.url))
@@ -385,20 +462,65 @@ def test_browser_answer_citation_passage_and_flag(page, ui_cc):
 
 
 @pytest.mark.browser
-def test_browser_examples_feedback_and_export(page, ui_cc):
+def test_browser_examples_feedback_and_export(page, ui_cc, server):
     examples = page.locator("#cc-chat").get_by_text(ui.EXAMPLES[1], exact=True)
     assert examples.is_visible()
     examples.click()
     page.wait_for_selector("#cc-chat .cc-answer")
+    expected = ui_cc.ask(ui.EXAMPLES[1]).to_dict()
     page.locator("#cc-chat button[aria-label='Like']").first.click()
     feedback = ui.feedback_path(ui_cc.settings)
-    page.wait_for_function("() => document.body.innerText.includes('Feedback saved')")
+    page.wait_for_function("() => document.body.innerText.includes('Thanks: your feedback was saved.')")
+    assert str(feedback.parent) not in page.inner_text("body")
     record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
-    assert record["rating"] == "up" and record["answer"] == ui_cc.ask(ui.EXAMPLES[1]).to_dict()
+    assert record["rating"] == "up" and record["answer"] == expected
+    page.locator("#cc-chat button[aria-label='Dislike']").first.click()
+    page.wait_for_selector("#cc-feedback-text textarea")
+    page.fill("#cc-feedback-text textarea", "It missed the 1980s coaches.")
+    page.click("#cc-feedback-send")
+    page.wait_for_function("() => document.body.innerText.includes('your comment was saved')")
+    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert (record["rating"], record["comment"], record["answer"]) == ("down", "It missed the 1980s coaches.", expected)
+    export_dir = server[1].crosscheck_handlers.export_dir
+    assert list(export_dir.iterdir()) == []  # nothing is written until asked for
+    page.click("#cc-export")
+    page.wait_for_selector("#cc-download", state="visible")
     with page.expect_download() as dl:
-        page.click("#cc-export")
+        page.click("#cc-download")
     text = Path(dl.value.path()).read_text(encoding="utf-8")
-    assert text == render.conversation_markdown([ui_cc.ask(ui.EXAMPLES[1]).to_dict()])
+    assert text == render.conversation_markdown([expected])
+    assert [p.read_text(encoding="utf-8") for p in export_dir.iterdir()] == [text]
+
+
+@pytest.mark.browser
+def test_browser_input_guard_copy_label_and_reload(page, ui_cc):
+    send = page.locator("#cc-question button.submit-button")
+    page.fill("#cc-question textarea", "   ")
+    page.wait_for_function("() => document.querySelector('#cc-question button.submit-button').disabled")
+    page.press("#cc-question textarea", "Enter")
+    page.fill("#cc-question textarea", "x" * 1900)
+    page.wait_for_function("() => document.querySelector('#cc-counter').textContent === '1,900 / 2,000 characters'")
+    assert send.is_enabled()
+    page.fill("#cc-question textarea", "y" * 2001)
+    page.wait_for_function("() => document.querySelector('#cc-counter').textContent.startsWith('2,001 / 2,000 characters: too long')")
+    assert send.is_disabled()
+    page.press("#cc-question textarea", "Enter")
+    page.wait_for_timeout(500)
+    assert page.locator("#cc-chat .message-row").count() == 0 and page.input_value("#cc-question textarea") == "y" * 2001
+    q = "Who popularised foam rolling?"
+    expected = ui_cc.ask(q).to_dict()
+    answer = _ask(page, q)
+    label = answer.locator("xpath=ancestor::*[@aria-label][1]")
+    page.wait_for_function("() => document.querySelector('#cc-chat .cc-answer').closest('[aria-label]')"
+                           ".getAttribute('aria-label').startsWith(\"Crosscheck's answer: \")")
+    assert "<" not in label.get_attribute("aria-label") and "popularised by sports coaches" in label.get_attribute("aria-label")
+    page.locator("#cc-chat button[aria-label='Copy message']").last.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("navigator.clipboard.readText()") == render.answer_markdown(expected)
+    page.reload()
+    page.wait_for_selector("#cc-chat .cc-answer")
+    assert page.locator("#cc-chat .cc-answer").count() == 1
+    assert "popularised by sports coaches" in page.inner_text("#cc-chat .cc-answer")
 
 
 @pytest.mark.browser
@@ -434,15 +556,17 @@ def test_browser_sources_tab_upload_and_reindex(page, server, tmp_path):
     assert " ".join(page.inner_text("#cc-pane mark.cc-mark").split()) == shown
     page.get_by_role("tab", name="Sources").click()
     bad = _upload(tmp_path, "broken.txt", b"\x00\x01binary")
-    clash = _upload(tmp_path, "alpha.txt", b"A different alpha.")
+    same = _upload(tmp_path, "beta.md", (sources / "beta.md").read_bytes())
+    clash = _upload(tmp_path, "alpha.txt", b"Foam rollers are sold in three lengths.\n")
     good = _upload(tmp_path, "delta.md", b"# Foam Roller Densities\n\nFoam rollers come in soft, medium and firm densities.\n")
-    page.set_input_files("#cc-upload input[type=file]", [str(bad), str(clash), str(good)])
+    page.set_input_files("#cc-upload input[type=file]", [str(bad), str(same), str(clash), str(good)])
     page.wait_for_selector("#cc-upload td[aria-label='delta.md']")
     page.click("#cc-add")
     page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('index:')", timeout=120_000)
     status = page.input_value("#cc-status textarea")
     assert "rejected: broken.txt looks binary" in status
-    assert "rejected: a different alpha.txt is already in the sources" in status
+    assert "beta.md: already in the sources, unchanged" in status
+    assert "alpha.txt: a different alpha.txt is already in the sources; confirm to replace it" in status
     assert "delta.md: added" in status and "1 added" in status
     assert page.get_by_text("Not added: broken.txt looks binary").first.is_visible()
     page.wait_for_selector("#cc-sources tr[data-source='delta']")
@@ -450,3 +574,22 @@ def test_browser_sources_tab_upload_and_reindex(page, server, tmp_path):
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources.iterdir()}
     assert {k: v for k, v in after.items() if k != "delta.md"} == before
     _shot(page, "sources-tab.png")
+    # The held-back alpha.txt waits for a yes; then it replaces the old text, whose quotes leave the index.
+    assert "Replace alpha.txt" in page.inner_text("#cc-confirm")
+    old_quote = "It was popularised by sports coaches in the 1980s."
+    page.click("#cc-yes")
+    page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('1 updated')", timeout=120_000)
+    assert (sources / "alpha.txt").read_bytes() == clash.read_bytes()
+    cc = server[1].crosscheck.get()
+    assert cc.corpus.raw["alpha"] == "Foam rollers are sold in three lengths.\n"
+    assert all(old_quote not in p.text for p in cc.corpus.passages)
+    # Removing asks first, then deletes the file and its passages.
+    page.locator("#cc-pick input").click()
+    page.get_by_role("option", name="delta.md").click()
+    page.click("#cc-remove")
+    page.wait_for_selector("#cc-confirm", state="visible")
+    assert "Remove delta.md" in page.inner_text("#cc-confirm")
+    page.click("#cc-yes")
+    page.wait_for_function("() => document.querySelector('#cc-status textarea').value.includes('1 removed')", timeout=120_000)
+    assert not (sources / "delta.md").exists() and "delta" not in server[1].crosscheck.get().corpus.sources
+    assert page.locator("#cc-sources tr[data-source='delta']").count() == 0

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import SourceError
+from ..text import size_text
 from ..types import Source
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -89,7 +90,7 @@ def read_raw(path: Path, max_bytes: int) -> tuple[str, str]:
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(
-            f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit: split it into "
+            f"{path.name} is {size_text(size)}, over the {size_text(max_bytes)} limit: split it into "
             "smaller articles or raise CROSSCHECK_MAX_FILE_BYTES"
         )
     data = path.read_bytes()

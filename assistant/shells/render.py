@@ -56,28 +56,85 @@ def _citation_for(citations: list[dict], source_id: str, start: int, end: int) -
     return None
 
 
-def _quote_block(source_id: str, quote: str, start: int, end: int, titles: dict[str, str], citations: list[dict]) -> str:
+def _quote_block(side: dict, titles: dict[str, str], citations: list[dict], why: str = "") -> str:
+    """One quoted side of a warning: its source's title, the quote, a link to it ([n] when the answer cites it)."""
+    source_id, start, end = side["source_id"], side["start"], side["end"]
     title = titles.get(source_id, source_id)
     c = _citation_for(citations, source_id, start, end)
     label = f"[{c['n']}]" if c else "open"
+    note = f'<div class="cc-why">{esc(_flat(why))}</div>' if why else ""
     return (f'<blockquote class="cc-quote"><div class="cc-quote-src">{esc(title)}</div>'
-            f"<div>“{esc(_flat(quote))}” {cite_link(label, source_id, start, end, title)}</div></blockquote>")
+            f"<div>“{esc(_flat(side['quote']))}” {cite_link(label, source_id, start, end, title)}</div>{note}</blockquote>")
+
+
+def _side(d: dict) -> dict:
+    return {k: d[k] for k in ("source_id", "quote", "start", "end")}
+
+
+def _key(side: dict) -> tuple:
+    return side["source_id"], side["start"], side["end"]
+
+
+def group_flags(flags: list[dict], citations: list[dict] = ()) -> list[dict]:
+    """Flags as warnings people read: one per statement, ranked, strongest first.
+
+    A disagreement is filed under the side the answer cites (else its first side), so a statement that several
+    sources contradict is one warning listing them all. Each warning: ``kind``, ``statement`` (a quote dict),
+    ``strength`` (unsupported claims), ``against`` (the contradicting quotes, each with its ``explanation``) and
+    ``explanation``. Order: disagreements and strong claims, then hedged ones, then the rest; more sources first.
+    """
+    citations = list(citations)
+    groups: dict[tuple, dict] = {}
+    for f in flags:
+        side, other = _side(f), f.get("other")
+        if f["kind"] == "disagreement" and other:
+            if _citation_for(citations, *_key(other)) and not _citation_for(citations, *_key(side)):
+                side, other = _side(other), side
+            g = groups.setdefault(("disagreement", *_key(side)), {"kind": "disagreement", "statement": side,
+                                                                   "strength": None, "against": [], "explanation": ""})
+            if _key(other) not in {_key(a) for a in g["against"]}:
+                g["against"].append({**_side(other), "explanation": f.get("explanation") or ""})
+        else:
+            groups.setdefault((f["kind"], *_key(side)), {"kind": f["kind"], "statement": side, "against": [],
+                                                          "strength": f.get("strength"),
+                                                          "explanation": f.get("explanation") or ""})
+    rank = {"strong": 0, "hedged": 1}
+    order = list(groups.values())
+    return sorted(order, key=lambda g: (0 if g["kind"] == "disagreement" else 1 + rank.get(g["strength"], 2),
+                                        -len(g["against"]), order.index(g)))
+
+
+def render_warning(group: dict, titles: dict[str, str], citations: list[dict] = ()) -> str:
+    """A warning card: a contradicted statement above every source that contradicts it, or an unsupported claim
+    with a label saying how strongly it is made."""
+    citations = list(citations)
+    statement = _quote_block(group["statement"], titles, citations)
+    if group["kind"] == "disagreement":
+        n = len({a["source_id"] for a in group["against"]})
+        head = f"⚠️ The sources disagree: {n} source{'s' if n != 1 else ''} contradict{'s' if n == 1 else ''} this"
+        against = "".join(_quote_block(a, titles, citations, a["explanation"]) for a in group["against"])
+        return (f'<div class="cc-flag cc-disagreement"><div class="cc-flag-head">{esc(head)}</div>{statement}'
+                f'<div class="cc-against-head">Contradicted by:</div><div class="cc-sides">{against}</div></div>')
+    strength = group.get("strength")
+    badge = f' <span class="cc-badge cc-{esc(strength)}">{esc(strength)} claim</span>' if strength else ""
+    kind = f" cc-{esc(strength)}" if strength else ""
+    return (f'<div class="cc-flag cc-unsupported{kind}"><div class="cc-flag-head">⚠️ Unsupported claim{badge}</div>'
+            + statement + f'<div class="cc-why">{esc(_flat(group["explanation"]))}</div></div>')
 
 
 def render_flag(flag: dict, titles: dict[str, str], citations: list[dict] = ()) -> str:
-    """A flag card: a disagreement shows both quotes side by side; an unsupported claim its quote and why."""
-    citations = list(citations)
-    if flag["kind"] == "disagreement" and flag.get("other"):
-        o = flag["other"]
-        return ('<div class="cc-flag cc-disagreement"><div class="cc-flag-head">⚠️ The sources disagree</div>'
-                '<div class="cc-sides">'
-                + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
-                + _quote_block(o["source_id"], o["quote"], o["start"], o["end"], titles, citations)
-                + f'</div><div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
-    strength = f" ({esc(flag['strength'])})" if flag.get("strength") else ""
-    return (f'<div class="cc-flag cc-unsupported"><div class="cc-flag-head">⚠️ Unsupported claim{strength}</div>'
-            + _quote_block(flag["source_id"], flag["quote"], flag["start"], flag["end"], titles, citations)
-            + f'<div class="cc-why">{esc(_flat(flag.get("explanation") or ""))}</div></div>')
+    """The card of one flag on its own."""
+    return render_warning(group_flags([flag], citations)[0], titles, citations)
+
+
+def render_warnings(flags: list[dict], titles: dict[str, str], citations: list[dict] = (), inline: int = 3) -> str:
+    """The warnings of an answer or a source: the first ``inline`` cards, the rest behind "show all (n)"."""
+    groups = group_flags(flags, citations)
+    cards = [render_warning(g, titles, citations) for g in groups]
+    if len(cards) <= inline:
+        return "".join(cards)
+    return ("".join(cards[:inline]) + f'<details class="cc-more"><summary>show all ({len(cards)})</summary>'
+            + "".join(cards[inline:]) + "</details>")
 
 
 def _answer_line(line: str, by_n: dict[int, dict]) -> str:
@@ -95,20 +152,29 @@ def _answer_line(line: str, by_n: dict[int, dict]) -> str:
 
 
 def render_answer(answer: dict, titles: dict[str, str]) -> str:
-    """A chat message for an Answer dict: the cited points, then a card per flag; an abstention plainly.
+    """A chat message for an Answer dict: the cited points, then the grouped warnings; an abstention plainly.
 
-    The answer's own "⚠️" warning lines are replaced by the richer cards built from ``answer["flags"]``.
+    The answer's own "⚠️" warning lines are replaced by the richer cards built from ``answer["flags"]``. The
+    message carries its Markdown (``answer_markdown``) in a hidden ``cc-md`` element, which the copy button puts on
+    the clipboard (the chat's sanitizer drops data attributes, so it is text; its newlines are character
+    references, since a blank line would end the message's HTML block and start Markdown).
     """
+    md = f'<div class="cc-md">{esc(answer_markdown(answer)).replace(chr(10), "&#10;")}</div>'
     if answer.get("abstained"):
         return ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
-                f"{esc(_flat(answer['answer']))}</div>")
+                f"{esc(_flat(answer['answer']))}{md}</div>")
     by_n = {c["n"]: c for c in answer.get("citations") or []}
     lines = [l for l in answer["answer"].splitlines() if l.strip()]
     points = [_answer_line(l, by_n) for l in lines if not l.startswith("⚠️")]
     loose = [f'<div class="cc-flag">{esc(_flat(l))}</div>' for l in lines if l.startswith("⚠️")] if not answer.get("flags") else []
-    cards = [render_flag(f, titles, list(by_n.values())) for f in answer.get("flags") or []]
+    cards = render_warnings(answer.get("flags") or [], titles, list(by_n.values()))
     return ('<div class="cc-answer"><ul class="cc-points">' + "".join(points) + "</ul>"
-            + "".join(cards + loose) + "</div>")
+            + cards + "".join(loose) + md + "</div>")
+
+
+def render_error(message: str) -> str:
+    """A chat message for a question the library could not answer: what went wrong and what to do."""
+    return f'<div class="cc-error" role="alert"><strong>Not answered:</strong> {esc(_flat(message))}</div>'
 
 
 _MD_PUNCT = r"\\`*_{}\[\]()#+\-.!|~$"
@@ -147,7 +213,7 @@ def render_sources(infos: list[dict], flags: list[dict], skipped: dict[str, str]
         dis = ", ".join(f"{n} with {esc(titles.get(o, o))}" for o, n in sorted(i["disagreements"].items())) or "none"
         own = [f for f in flags if f["source_id"] == i["id"] or (f.get("other") or {}).get("source_id") == i["id"]]
         details = (f'<details><summary>{len(own)} flag{"s" if len(own) != 1 else ""}</summary>'
-                   + "".join(render_flag(f, titles) for f in own) + "</details>") if own else "no flags"
+                   + render_warnings(own, titles, inline=5) + "</details>") if own else "no flags"
         rows.append(f'<tr data-source="{esc(i["id"])}"><td><div class="cc-src-title">{name}</div>'
                     f'<div class="cc-src-id">{esc(Path(i.get("path") or i["id"]).name)}</div></td>'
                     f'<td class="cc-num">{i["passages"]}</td><td class="cc-num">{i["efficacy_claims"]}</td>'
@@ -162,24 +228,28 @@ def render_sources(infos: list[dict], flags: list[dict], skipped: dict[str, str]
             + "".join(rows) + "</tbody></table>")
 
 
+def answer_markdown(a: dict) -> str:
+    """One answer as Markdown: its text, its citations with exact quotes, sources and offsets, its flags."""
+    out = [a["answer"], ""]
+    if a.get("citations"):
+        out += ["Citations:", ""]
+        for c in a["citations"]:
+            out += [f"- [{c['n']}] {c['title']} ({c['source_id']}, characters {c['start']}–{c['end']}): “{_flat(c['quote'])}”"]
+        out.append("")
+    for f in a.get("flags") or []:
+        if f["kind"] == "disagreement" and f.get("other"):
+            o = f["other"]
+            out.append(f"- ⚠️ Disagreement: {f['source_id']} “{_flat(f['quote'])}” vs {o['source_id']} “{_flat(o['quote'])}” — {f['explanation']}")
+        else:
+            out.append(f"- ⚠️ Unsupported claim ({f.get('strength') or 'claim'}) in {f['source_id']}: “{_flat(f['quote'])}” — {f['explanation']}")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def conversation_markdown(answers: list[dict]) -> str:
     """A conversation as Markdown: each question, its answer, its citations with exact quotes, its flags."""
     out = ["# Crosscheck conversation", ""]
     for k, a in enumerate(answers, 1):
-        out += [f"## {k}. {_flat(a['question'])}", "", a["answer"], ""]
-        if a.get("citations"):
-            out += ["Citations:", ""]
-            for c in a["citations"]:
-                out += [f"- [{c['n']}] {c['title']} ({c['source_id']}, characters {c['start']}–{c['end']}): “{_flat(c['quote'])}”"]
-            out.append("")
-        for f in a.get("flags") or []:
-            if f["kind"] == "disagreement" and f.get("other"):
-                o = f["other"]
-                out.append(f"- ⚠️ Disagreement: {f['source_id']} “{_flat(f['quote'])}” vs {o['source_id']} “{_flat(o['quote'])}” — {f['explanation']}")
-            else:
-                out.append(f"- ⚠️ Unsupported claim ({f.get('strength') or 'claim'}) in {f['source_id']}: “{_flat(f['quote'])}” — {f['explanation']}")
-        if a.get("flags"):
-            out.append("")
+        out += [f"## {k}. {_flat(a['question'])}", "", answer_markdown(a)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -194,8 +264,14 @@ def message_text(message: dict) -> str:
 
 
 def questions_from_history(history: list[dict]) -> list[str]:
-    """Earlier questions of a chat, as the user typed them (the chat shows them escaped)."""
-    return [question_text(message_text(m)) for m in history or [] if m.get("role") == "user"]
+    """Earlier questions of a chat, as the user typed them (the chat shows them escaped); unanswered ones left out."""
+    history = list(history or [])
+    out = []
+    for k, m in enumerate(history):
+        reply = message_text(history[k + 1]) if k + 1 < len(history) else ""
+        if m.get("role") == "user" and 'class="cc-error"' not in reply:
+            out.append(question_text(message_text(m)))
+    return out
 
 
 # --------------------------------------------------------------------------- plain text (the CLI)
