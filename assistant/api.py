@@ -20,6 +20,7 @@ from .types import Answer, Claim, Flag, Sentence, Source
 
 if TYPE_CHECKING:
     from .analyse.judge import Judgement
+    from .ask.langchain import CrosscheckRetriever
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,13 @@ class Crosscheck:
     def rank_passages(self, query: str) -> list[tuple[str, float]]:
         """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
         return self.retriever.rank_passages(query, self._embedder().embed_one(query))
+
+    def as_retriever(self, k: int = 5) -> "CrosscheckRetriever":
+        """A LangChain ``BaseRetriever``: the ``k`` best passages as Documents with ``source_id``, exact
+        ``start``/``end``, ``score`` and the flags touching them in ``metadata`` (see ``ask.langchain``)."""
+        from .ask.langchain import CrosscheckRetriever
+
+        return CrosscheckRetriever(crosscheck=self, k=k)
 
     @property
     def retriever(self) -> HybridRetriever:
