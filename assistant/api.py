@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .ask import pipeline
 from .ask.retrieve import HybridRetriever
+from .ask.spelling import Vocabulary
 from .index import store
 from .index.corpus import Corpus
 from .errors import DamagedAnalysisError, SourceError, StaleIndexError
@@ -112,16 +114,23 @@ class Crosscheck:
             QuestionError: the question is empty or longer than ``settings.max_question_chars``.
         """
         q = pipeline.check_question(question, self.settings.max_question_chars)
-        query = pipeline.standalone_question(q, history, self.corpus.phrases)
-        qv = self._embedder().embed_one(query)
-        return pipeline.answer(q, query, self.corpus, self.retriever, qv, self.settings)
+        reading = self.vocabulary.read(pipeline.standalone_question(q, history, self.corpus.phrases))
+        qv = self._embedder().embed_one(reading.query)
+        return pipeline.answer(q, reading.query, self.corpus, self.retriever, qv, self.settings, reading.uncovered)
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The corpus's words and counts, for reading misspelt and shortened question words."""
+        return Vocabulary(self.corpus.phrases, self.corpus.vocab)
 
     def conversation(self) -> "Conversation":
         """A conversation: each question sees the earlier ones (follow-ups such as "who developed it?")."""
         return Conversation(self)
 
     def rank_passages(self, query: str) -> list[tuple[str, float]]:
-        """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
+        """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores
+        (misspelt words corrected against the corpus, as ``ask`` does)."""
+        query = self.vocabulary.read(query).query
         return self.retriever.rank_passages(query, self._embedder().embed_one(query))
 
     def as_retriever(self, k: int = 5) -> "CrosscheckRetriever":
