@@ -215,18 +215,20 @@ class Crosscheck:
 
     @staticmethod
     def evaluate(gold: str | Path, sources: str | Path, index: str | Path | None = None,
-                 progress: Progress = lambda _m: None) -> dict:
-        """Score the articles in ``sources`` against a gold file (``topics/*/gold.json`` format); see ``evaluate``."""
+                 progress: Progress = lambda _m: None, baseline: bool = False) -> dict:
+        """Score the articles in ``sources`` against a gold file (``topics/*/gold.json`` format); see ``evaluate``.
+        ``baseline`` adds the plain LangChain dense top-5 recall (needs the ``bench`` extra)."""
         from .evaluate import evaluate
 
-        return evaluate(gold, sources, index, progress=progress)
+        return evaluate(gold, sources, index, progress=progress, baseline=baseline)
 
     @staticmethod
-    def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None) -> dict:
+    def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None,
+                     baseline: bool = False) -> dict:
         """Score every ``folder/*/gold.json`` against its ``sources``: one result per topic and their mean."""
         from .evaluate import evaluate_all
 
-        return evaluate_all(folder, index, progress=progress)
+        return evaluate_all(folder, index, progress=progress, baseline=baseline)
 
     @staticmethod
     def eval_summary(result: dict) -> dict:
