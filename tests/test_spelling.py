@@ -59,7 +59,7 @@ def nordic(tmp_path_factory):
     return Crosscheck.open(base / "sources", base / "index")
 
 
-# Each of these abstained before ("they never mention “calries”"): a typo made the question look uncovered.
+# The first three abstained before ("they never mention “calries”"): a typo made the question look uncovered.
 @pytest.mark.parametrize("question, expected", [
     pytest.param("How many calries does it burn?", "burned about 20% more calories", id="dropped letter"),
     pytest.param("What lenght should the poles be?", "about 0.68 times the walker's height", id="swapped letters"),
