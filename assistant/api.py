@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .ask import pipeline
 from .ask.retrieve import HybridRetriever
+from .ask.spelling import Vocabulary
 from .index import store
 from .index.corpus import Corpus
 from .errors import DamagedAnalysisError, SourceError, StaleIndexError
@@ -20,6 +22,7 @@ from .types import Answer, Claim, Flag, Sentence, Source
 
 if TYPE_CHECKING:
     from .analyse.judge import Judgement
+    from .ask.langchain import CrosscheckRetriever
 
 
 @dataclass(frozen=True)
@@ -111,17 +114,31 @@ class Crosscheck:
             QuestionError: the question is empty or longer than ``settings.max_question_chars``.
         """
         q = pipeline.check_question(question, self.settings.max_question_chars)
-        query = pipeline.standalone_question(q, history, self.corpus.phrases)
-        qv = self._embedder().embed_one(query)
-        return pipeline.answer(q, query, self.corpus, self.retriever, qv, self.settings)
+        reading = self.vocabulary.read(pipeline.standalone_question(q, history, self.corpus.phrases))
+        qv = self._embedder().embed_one(reading.query)
+        return pipeline.answer(q, reading.query, self.corpus, self.retriever, qv, self.settings, reading.uncovered)
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The corpus's words and counts, for reading misspelt and shortened question words."""
+        return Vocabulary(self.corpus.phrases, self.corpus.vocab)
 
     def conversation(self) -> "Conversation":
         """A conversation: each question sees the earlier ones (follow-ups such as "who developed it?")."""
         return Conversation(self)
 
     def rank_passages(self, query: str) -> list[tuple[str, float]]:
-        """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores."""
+        """Passage ids ranked by reciprocal-rank fusion of dense and BM25 search, with their fused scores
+        (misspelt words corrected against the corpus, as ``ask`` does)."""
+        query = self.vocabulary.read(query).query
         return self.retriever.rank_passages(query, self._embedder().embed_one(query))
+
+    def as_retriever(self, k: int = 5) -> "CrosscheckRetriever":
+        """A LangChain ``BaseRetriever``: the ``k`` best passages as Documents with ``source_id``, exact
+        ``start``/``end``, ``score`` and the flags touching them in ``metadata`` (see ``ask.langchain``)."""
+        from .ask.langchain import CrosscheckRetriever
+
+        return CrosscheckRetriever(crosscheck=self, k=k)
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -210,18 +227,20 @@ class Crosscheck:
 
     @staticmethod
     def evaluate(gold: str | Path, sources: str | Path, index: str | Path | None = None,
-                 progress: Progress = lambda _m: None) -> dict:
-        """Score the articles in ``sources`` against a gold file (``topics/*/gold.json`` format); see ``evaluate``."""
+                 progress: Progress = lambda _m: None, baseline: bool = False) -> dict:
+        """Score the articles in ``sources`` against a gold file (``topics/*/gold.json`` format); see ``evaluate``.
+        ``baseline`` adds the plain LangChain dense top-5 recall (needs the ``bench`` extra)."""
         from .evaluate import evaluate
 
-        return evaluate(gold, sources, index, progress=progress)
+        return evaluate(gold, sources, index, progress=progress, baseline=baseline)
 
     @staticmethod
-    def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None) -> dict:
+    def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None,
+                     baseline: bool = False) -> dict:
         """Score every ``folder/*/gold.json`` against its ``sources``: one result per topic and their mean."""
         from .evaluate import evaluate_all
 
-        return evaluate_all(folder, index, progress=progress)
+        return evaluate_all(folder, index, progress=progress, baseline=baseline)
 
     @staticmethod
     def eval_summary(result: dict) -> dict:

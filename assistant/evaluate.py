@@ -226,12 +226,13 @@ def _pair_explains(pair: dict, flag: dict) -> bool:
 # ---------------------------------------------------------------- running through the facade
 
 def evaluate(gold: str | Path | Gold, sources: str | Path, index: str | Path | None = None,
-             progress: Progress = lambda _m: None) -> dict:
+             progress: Progress = lambda _m: None, baseline: bool = False) -> dict:
     """Open the corpus (in a temporary index unless ``index`` is given), ask, chat and list flags; score them.
 
     Returns:
         ``{"topic", "gold", "sources", "index_s", "answers": {...}, "chat": {...}, "flags": {...}}``, the
-        sections with score.py's keys plus ``batch_s`` / ``chat_s`` / ``flags_s`` seconds.
+        sections with score.py's keys plus ``batch_s`` / ``chat_s`` / ``flags_s`` seconds; with ``baseline``
+        also ``"baseline": {"recall", "missed", "chunks", "baseline_s"}``, the plain LangChain dense top-5.
     Raises:
         GoldError: the gold file is malformed (checked before anything is loaded).
         SourceError: the sources folder is missing.
@@ -250,10 +251,14 @@ def evaluate(gold: str | Path | Gold, sources: str | Path, index: str | Path | N
         sections = {"answers": _timed(_answers, "batch_s", cc, gold, texts),
                     "chat": _timed(_chat, "chat_s", cc, gold),
                     "flags": _timed(_flags, "flags_s", cc, gold, texts)}
+    if baseline:
+        progress(f"eval {gold.name}: the LangChain Chroma dense top-5 baseline")
+        sections["baseline"] = _timed(_baseline, "baseline_s", gold, sources)
     return {"topic": gold.name, "gold": gold_path, "sources": str(sources), "index_s": round(index_s, 1), **sections}
 
 
-def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None) -> dict:
+def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: Progress = lambda _m: None,
+                 baseline: bool = False) -> dict:
     """Every ``folder/*/gold.json`` against its ``folder/*/sources``; with ``index``, each keeps ``index/<topic>``.
 
     Raises:
@@ -264,7 +269,7 @@ def evaluate_all(folder: str | Path, index: str | Path | None = None, progress: 
         raise GoldError(f"{folder} has no topic folders with a gold.json and a sources/ folder: "
                         "give the folder that holds them (e.g. ../shared/benchmarks/topics)")
     golds = [load_gold(t / "gold.json") for t in topics]  # every gold checked before the first long build
-    results = [evaluate(g, t / "sources", Path(index) / t.name if index else None, progress)
+    results = [evaluate(g, t / "sources", Path(index) / t.name if index else None, progress, baseline)
                for g, t in zip(golds, topics)]
     for r, t in zip(results, topics):
         r["gold"] = str(t / "gold.json")
@@ -323,6 +328,23 @@ def _flags(cc, gold: Gold, texts: SourceTexts) -> dict:
     return score_flags(gold, [f.to_dict() for f in cc.flags()], texts)
 
 
+def score_baseline(gold: Gold, chunks: list[list[str]]) -> dict:
+    """Recall of an expected passage among each in-scope question's retrieved chunks (score.py's matching)."""
+    ok = [hits(c, g["any"]) for g, c in zip(gold.questions, chunks)]
+    return {"recall": round(sum(ok) / len(ok), 3) if ok else None,
+            "missed": [g["id"] for g, good in zip(gold.questions, ok) if not good]}
+
+
+def _baseline(gold: Gold, sources: str | Path) -> dict:
+    from .index.baseline import DenseBaseline
+
+    base = DenseBaseline(sources)
+    try:
+        return {**score_baseline(gold, [base.top(g["q"], 5) for g in gold.questions]), "chunks": base.chunks}
+    finally:
+        base.close()
+
+
 # ---------------------------------------------------------------- one row per topic
 
 def summary(result: dict) -> dict:
@@ -336,7 +358,8 @@ def summary(result: dict) -> dict:
             "unsupported_outside_gold": f.get("unsupported_outside_gold"), "disagree_found": f.get("disagree_found"),
             "disagree_precision": f.get("disagree_precision"), "disagree_false": count(f, "disagree_false"),
             "bad_offsets": _sum(a.get("bad_offsets"), f.get("bad_offsets")), "index_s": result.get("index_s"),
-            "batch_s": a.get("batch_s"), "chat_s": c.get("chat_s"), "flags_s": f.get("flags_s")}
+            "batch_s": a.get("batch_s"), "chat_s": c.get("chat_s"), "flags_s": f.get("flags_s"),
+            **({"baseline_recall": result["baseline"].get("recall")} if "baseline" in result else {})}
 
 
 def mean_row(rows: list[dict]) -> dict:

@@ -52,15 +52,18 @@ def standalone_question(question: str, history, phrases) -> str:
     return standalone(question, resolved, phrases)
 
 
-def answer(question: str, query: str, corpus, retriever: HybridRetriever, qv: np.ndarray, settings: Settings) -> Answer:
-    """The cited answer to ``query`` (``question`` as asked), or an abstention saying why there is none."""
+def answer(question: str, query: str, corpus, retriever: HybridRetriever, qv: np.ndarray, settings: Settings,
+           uncovered: list[str] | None = None) -> Answer:
+    """The cited answer to ``query`` (``question`` as asked), or an abstention saying why there is none;
+    ``uncovered``: the query's topic words the corpus lacks (default: those whose stem it never uses)."""
     c = corpus
     if not c.sentences:
         return compose.abstained(question, compose.Abstention("There are no indexed sources to answer from."), query)
     ranked_passages = retriever.rank_passages(query, qv)
     cands, vectors = retriever.score_sentences(query, qv, ranked_passages)
     best = max((x.cosine for x in cands), default=0.0)
-    uncovered = list(dict.fromkeys(w for w, st in content_words(query) if st not in c.vocab))
+    if uncovered is None:
+        uncovered = list(dict.fromkeys(w for w, st in content_words(query) if st not in c.vocab))
     reason = compose.abstention(uncovered, best, settings.abstain_min_cosine, settings.abstain_uncovered_cosine)
     if reason:
         return compose.abstained(question, reason, query)

@@ -205,8 +205,11 @@ def judge(a, b, as_json):
 @click.option("--index", type=_path, default=None, metavar="DIR",
               help="Keep the index here (with --all: one folder per topic inside) [default: a temporary folder].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of the table.")
+@click.option("--baseline", is_flag=True,
+              help="Also measure the plain LangChain Chroma dense top-5 (500-character chunks, same model) on the "
+                   "same questions [needs pip install -e '.[bench]'].")
 @reports_errors
-def eval_cmd(gold, sources, all_dir, index, as_json):
+def eval_cmd(gold, sources, all_dir, index, as_json, baseline):
     """Score the articles in SOURCES against GOLD (the topics/*/gold.json format): expected passages cited,
     out-of-scope abstention, follow-ups, unsupported-claim and disagreement recall and precision, exact offsets."""
     from ..api import Crosscheck
@@ -214,11 +217,11 @@ def eval_cmd(gold, sources, all_dir, index, as_json):
     if (all_dir is None) == (gold is None) or (gold is None) != (sources is None):
         raise click.UsageError("give GOLD and SOURCES (a gold.json and its articles folder), or --all DIR, not both")
     if all_dir is not None:
-        result = Crosscheck.evaluate_all(all_dir, index, progress=_err)
+        result = Crosscheck.evaluate_all(all_dir, index, progress=_err, baseline=baseline)
         rows = [Crosscheck.eval_summary(r) for r in result["topics"]] + [result["mean"]]
         sections = result["topics"]
     else:
-        result = Crosscheck.evaluate(gold, sources, index, progress=_err)
+        result = Crosscheck.evaluate(gold, sources, index, progress=_err, baseline=baseline)
         rows, sections = [Crosscheck.eval_summary(result)], [result]
     failed = [f"{r['topic']} {name}: {r[name]['error']}" for r in sections for name in ("answers", "chat", "flags")
               if r[name].get("ok") is False]

@@ -339,6 +339,8 @@ def eval_table(rows: list[dict]) -> str:
             return f"{parts[0]} / {parts[1]} ({parts[2]})"
         return " / ".join(parts)
 
-    lines = ["| " + " | ".join(h for h, _ in _EVAL_COLUMNS) + " |", "|" + "---|" * len(_EVAL_COLUMNS)]
-    lines += ["| " + " | ".join(cell(r, keys) for _, keys in _EVAL_COLUMNS) + " |" for r in rows]
+    columns = _EVAL_COLUMNS[:2] + [("baseline top-5", ("baseline_recall",))] + _EVAL_COLUMNS[2:] \
+        if any("baseline_recall" in r for r in rows) else _EVAL_COLUMNS
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r, keys) for _, keys in columns) + " |" for r in rows]
     return "\n".join(lines)
