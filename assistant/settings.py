@@ -4,34 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# What the shells set at start-up, before chromadb, gradio or huggingface are imported: nothing may phone home,
-# and loading quietly. The library itself loads its models from local paths and never needs them.
-OFFLINE_DEFAULTS = {
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # no "Loading weights" bars on stderr
-}
-
-
-def apply_offline_defaults() -> None:
-    """Set the offline, no-telemetry environment for this process, keeping values the user set.
-
-    Called by the shells (CLI, app) first thing; a library user may call it too. Only this module touches
-    ``os.environ``.
-    """
-    for var, value in OFFLINE_DEFAULTS.items():
-        os.environ.setdefault(var, value)
-
 
 class Settings(BaseSettings):
     """Paths, model and retrieval knobs; every field can be set as ``CROSSCHECK_<NAME>``."""

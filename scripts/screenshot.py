@@ -83,7 +83,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from assistant.settings import apply_offline_defaults
+    from assistant.shells.environment import apply_offline_defaults
 
     apply_offline_defaults()  # offline, no telemetry, before the heavy imports
     main()

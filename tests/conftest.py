@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import apply_offline_defaults
+from assistant.shells.environment import apply_offline_defaults
 
 apply_offline_defaults()  # as the shells do at start-up: offline, no telemetry, before heavy imports
 

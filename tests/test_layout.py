@@ -51,16 +51,25 @@ def test_only_the_index_room_touches_chromadb_and_only_model_loaders_import_torc
             assert rel in {"index/embed.py", "analyse/judge.py"}, rel
 
 
-def test_only_settings_reads_the_environment():
+def test_only_settings_reads_the_environment_and_only_the_shells_set_it():
     for path in PKG.rglob("*.py"):
-        if path.name != "settings.py":
-            assert "os.environ" not in path.read_text(encoding="utf-8") and "getenv" not in path.read_text(encoding="utf-8"), path
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(PKG).as_posix()
+        if rel not in ("settings.py", "shells/environment.py"):
+            assert "os.environ" not in text and "getenv" not in text, rel
+
+
+def test_the_cli_help_imports_nothing_heavy():
+    code = ("import sys; from assistant.shells import cli; print(sorted(m for m in ('pydantic', 'numpy', 'torch', "
+            "'chromadb', 'gradio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_importing_the_library_changes_no_environment_variable():
     code = ("import os; before = dict(os.environ); import assistant.api, assistant.index.embed, assistant.shells.ui, "
             "assistant.shells.cli; print(before == dict(os.environ))")
-    from assistant.settings import OFFLINE_DEFAULTS
+    from assistant.shells.environment import OFFLINE_DEFAULTS
 
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_DEFAULTS}  # what the shells would set
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
@@ -68,7 +77,7 @@ def test_importing_the_library_changes_no_environment_variable():
 
 
 def test_the_cli_sets_the_offline_defaults_before_any_command():
-    from assistant.settings import OFFLINE_DEFAULTS
+    from assistant.shells.environment import OFFLINE_DEFAULTS
 
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_DEFAULTS}
     code = ("import os, sys; from assistant.shells import cli; sys.argv = ['crosscheck', '--version']\n"

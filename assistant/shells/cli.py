@@ -10,7 +10,7 @@ import click
 
 from . import render
 from ..errors import CrosscheckError
-from ..settings import apply_offline_defaults
+from .environment import apply_offline_defaults
 
 _path = click.Path(file_okay=False, path_type=str)
 sources_opt = click.option("--sources", type=_path, default=None, help="Folder of articles [env CROSSCHECK_SOURCES; default ./sources].")

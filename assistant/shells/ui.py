@@ -27,7 +27,8 @@ from .render import (
     questions_from_history,
 )
 from ..errors import CrosscheckError, SourceError, SourceExistsError
-from ..settings import Settings, apply_offline_defaults
+from ..settings import Settings
+from .environment import apply_offline_defaults
 from ..text import size_text
 
 EXAMPLES = (
