@@ -428,9 +428,9 @@ def _ask(pg, question: str, turn: int = 1):
     return pg.locator("#cc-chat .cc-answer").nth(turn - 1)
 
 
-def _shot(pg, name: str) -> None:
+def _shot(pg, name: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    pg.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 @pytest.mark.browser
@@ -537,6 +537,128 @@ def test_browser_markup_in_sources_and_questions_stays_text(page, ui_cc):
     page.wait_for_timeout(300)
     assert page.evaluate("() => window.__pwned") is None
     _shot(page, "safe-rendering.png")
+
+
+# Each element's text colour and the background colours from it up to the page, as getComputedStyle gives them,
+# with the opacity it is drawn at. Python composites them: semi-transparent backgrounds over the first opaque one.
+COLOURS_JS = """sel => [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length).map(e => {
+  const layers = [];
+  let opacity = 1;
+  for (let n = e; n; n = n.parentElement) {
+    const s = getComputedStyle(n);
+    opacity *= parseFloat(s.opacity);
+    layers.push(s.backgroundColor);
+  }
+  return {text: e.textContent.trim().slice(0, 40), color: getComputedStyle(e).color, layers, opacity};
+})"""
+
+# What must reach WCAG AA (4.5:1) in both modes once a flagged answer is shown and one citation opened.
+CONTRAST_TARGETS = {
+    "highlight": "#cc-pane mark.cc-mark",
+    "citation links": "#cc-chat a.cc-cite",
+    "answer text": "#cc-chat .cc-answer li",
+    "flag headings": "#cc-chat .cc-flag-head",
+    "quote text": "#cc-chat .cc-quote > div",
+    "flag explanations": "#cc-chat .cc-why",
+    "article text": "#cc-pane .cc-article-text",
+    "article link and details": "#cc-pane .cc-article a, #cc-pane .cc-article-meta",
+}
+
+
+def _rgba(css: str) -> tuple[float, float, float, float]:
+    """``rgb(r, g, b)`` or ``rgba(r, g, b, a)`` (Chromium's computed form) -> (r, g, b, a), 0-255 and 0-1."""
+    parts = [float(x) for x in css[css.index("(") + 1:-1].replace("/", " ").replace(",", " ").split()]
+    assert css.startswith("rgb") and len(parts) in (3, 4), f"unexpected computed colour {css!r}"
+    return (*parts[:3], parts[3] if len(parts) == 4 else 1.0)
+
+
+def _over(top, below):
+    """``top`` alpha-composited over the opaque colour ``below``."""
+    a = top[3]
+    return tuple(top[i] * a + below[i] * (1 - a) for i in range(3)) + (1.0,)
+
+
+def _luminance(rgb) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0-255 channels)."""
+    lin = [(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(item: dict) -> float:
+    """Contrast ratio of an element's text against what is painted behind it."""
+    layers = [_rgba(c) for c in item["layers"]]
+    opaque = next((i for i, c in enumerate(layers) if c[3] == 1), None)
+    assert opaque is not None, f"no opaque background behind {item['text']!r}"
+    bg = layers[opaque]
+    for layer in reversed(layers[:opaque]):
+        bg = _over(layer, bg)
+    fg = _rgba(item["color"])
+    fg = _over(fg[:3] + (fg[3] * item["opacity"],), bg)
+    hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("pair", [
+    pytest.param(("rgb(255, 255, 255)", "rgb(0, 0, 0)", 21.0), id="white-black"),
+    pytest.param(("rgb(118, 118, 118)", "rgb(255, 255, 255)", 4.54), id="grey-767676-on-white"),
+    pytest.param(("rgb(255, 255, 255)", "rgb(253, 224, 71)", 1.32), id="white-on-yellow"),
+    pytest.param(("rgba(0, 0, 0, 0.5)", "rgb(255, 255, 255)", 3.98), id="half-black-on-white"),
+])
+def test_contrast_ratio_of_computed_colours(pair):
+    color, bg, ratio = pair
+    assert round(_contrast({"text": "x", "color": color, "layers": ["rgba(0, 0, 0, 0)", bg], "opacity": 1}), 2) == ratio
+
+
+def _open_flagged_answer(pg) -> None:
+    """Ask the question whose answer carries a disagreement card, and open its first citation in the pane."""
+    answer = _ask(pg, "Is foam rolling the same as stretching?")
+    answer.locator(".cc-flag.cc-disagreement").wait_for()
+    answer.locator("a.cc-cite").first.click()
+    pg.wait_for_selector("#cc-pane mark.cc-mark")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_browser_contrast_in_light_and_dark_mode(page, server, mode):
+    page.goto(f"{server[0]}?__theme={mode}")
+    page.wait_for_selector("#cc-question textarea")
+    assert page.evaluate("document.body.classList.contains('dark')") == (mode == "dark")
+    _open_flagged_answer(page)
+    page.mouse.move(0, 0)  # no hover colours
+    ratios = {}
+    for name, sel in CONTRAST_TARGETS.items():
+        items = page.evaluate(COLOURS_JS, sel)
+        assert items, f"nothing matches {sel}"
+        ratios[name] = min((_contrast(i), i["text"]) for i in items)
+    _shot(page, f"contrast-{mode}.png")
+    (ARTIFACTS / f"contrast-{mode}.json").write_text(json.dumps({k: round(r, 2) for k, (r, _t) in ratios.items()}))
+    low = {k: (round(r, 2), t) for k, (r, t) in ratios.items() if r < 4.5}
+    assert not low, f"below WCAG AA 4.5:1 in {mode} mode: {low}"
+
+
+@pytest.mark.browser
+def test_browser_phone_width_table_scrolls_and_citation_scrolls_into_view(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    try:
+        pg.goto(server[0])
+        pg.wait_for_selector("#cc-question textarea")
+        _open_flagged_answer(pg)
+        from playwright.sync_api import expect
+
+        expect(pg.locator("#cc-pane mark.cc-mark")).to_be_in_viewport()
+        _shot(pg, "phone-citation.png", full_page=False)  # what the screen shows after the tap
+        pg.get_by_role("tab", name="Sources").click()
+        pg.wait_for_selector("#cc-sources table.cc-sources")
+        box = pg.evaluate("() => { const b = document.querySelector('#cc-sources');"
+                          " return [b.scrollWidth, b.clientWidth, getComputedStyle(b).overflowX]; }")
+        assert box[0] > box[1] and box[2] == "auto", box
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        pg.evaluate("document.querySelector('#cc-sources').scrollLeft = 10000")
+        expect(pg.locator("#cc-sources th", has_text="Flags")).to_be_in_viewport()
+        _shot(pg, "phone-sources.png")
+    finally:
+        context.close()
 
 
 @pytest.mark.browser

@@ -64,7 +64,7 @@ a.cc-cite:hover { background: rgba(37, 99, 235, .25); }
 .cc-sides > .cc-quote { flex: 1 1 12em; }
 .cc-quote { margin: .2em 0 !important; padding: .3em .6em !important; border-left: 3px solid rgba(0, 0, 0, .2) !important;
             background: rgba(255, 255, 255, .5); border-radius: 4px; }
-.cc-quote-src { font-size: .85em; font-weight: 600; opacity: .8; }
+.cc-quote-src { font-size: .85em; font-weight: 600; }
 .cc-why { font-size: .9em; margin-top: .3em; }
 .cc-md { display: none !important; }
 .cc-pane-empty { opacity: .7; padding: 1em; }
@@ -72,8 +72,8 @@ a.cc-cite:hover { background: rgba(37, 99, 235, .25); }
 .cc-article-meta { font-size: .85em; opacity: .7; margin: .2em 0 .6em; }
 .cc-article-text { white-space: pre-wrap; font-size: .92em; line-height: 1.45; max-height: 70vh; overflow-y: auto;
                    border: 1px solid rgba(0, 0, 0, .1); border-radius: 6px; padding: .6em; }
-mark.cc-mark { background: #fde047; color: inherit; padding: 0 .1em; }
-table.cc-sources { width: 100%; border-collapse: collapse; }
+mark.cc-mark { background: #fde047; color: #1c1917; padding: 0 .1em; }
+table.cc-sources { width: 100%; border-collapse: collapse; border: none !important; }
 table.cc-sources th, table.cc-sources td { text-align: left; vertical-align: top; padding: .4em;
                                           border: none !important; border-bottom: 1px solid rgba(0,0,0,.1) !important; }
 table.cc-sources a { padding: 0 !important; }
@@ -91,15 +91,44 @@ details.cc-more > summary { cursor: pointer; font-weight: 600; margin: .4em 0; }
 .cc-error { border-left: 4px solid #b91c1c; padding: .3em .6em; background: rgba(220, 38, 38, .08); }
 #cc-counter { font-size: .85em; text-align: right; min-height: 1.2em; opacity: .8; }
 #cc-counter.cc-over { color: #b91c1c; font-weight: 600; opacity: 1; }
+/* Gradio dims chat text to 80 % opacity: the links on the tinted flag cards then fall to ~3.7:1. */
+#cc-chat .prose.chatbot.md { opacity: 1; }
+/* On a phone the Sources table scrolls sideways in its own box; the page does not. */
+#cc-sources { overflow-x: auto !important; max-width: 100%; }
+"""
+
+# Gradio puts ``.dark`` on <body> (``?__theme=dark`` or the system setting). Explicit colours per mode, each pair
+# measured >= 4.5:1 (WCAG AA) by tests/test_ui.py: the highlight keeps dark text on yellow in light mode and turns
+# to light text on dark amber in dark mode (the dark theme's text on #fde047 measured 1.2:1).
+DARK_CSS = """
+.dark a.cc-cite { background: rgba(147, 197, 253, .16); color: #93c5fd !important; }
+.dark a.cc-cite:hover { background: rgba(147, 197, 253, .28); }
+.dark mark.cc-mark { background: #854d0e; color: #fef9c3; }
+.dark .cc-article a, .dark table.cc-sources a { color: #93c5fd !important; }
+.dark .cc-quote { background: rgba(0, 0, 0, .28); border-left-color: rgba(255, 255, 255, .35) !important; }
+.dark .cc-disagreement { background: rgba(245, 158, 11, .12); }
+.dark .cc-unsupported, .dark .cc-error { background: rgba(248, 113, 113, .10); }
+.dark .cc-badge.cc-hedged { color: #fcd34d; border-color: #f59e0b; }
+.dark .cc-hedged { background: rgba(245, 158, 11, .08); }
+.dark tr.cc-skipped td, .dark #cc-counter.cc-over { color: #fca5a5; }
+.dark .cc-article-text { border-color: rgba(255, 255, 255, .15); }
+.dark table.cc-sources th, .dark table.cc-sources td { border-bottom-color: rgba(255, 255, 255, .15) !important; }
 """
 
 # Runs once in the pane: a click on any citation link (in the chat or in a flag) asks the server for the
-# article, puts it in the pane and scrolls its text box (not the page) to the highlighted passage.
+# article, puts it in the pane and scrolls its text box to the highlighted passage. The page scrolls too only when
+# the passage is still off screen (on a phone the pane sits below the chat).
 PANE_JS = """
 const reveal = () => {
   const box = element.querySelector('.cc-article-text');
   const mark = element.querySelector('mark.cc-mark');
-  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
+  if (!box || !mark) return;
+  box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - box.clientHeight / 3);
+  const r = mark.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) {
+    const calm = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    mark.scrollIntoView({block: 'center', behavior: calm ? 'auto' : 'smooth'});
+  }
 };
 const open = (ev) => {
   const a = ev.target && ev.target.closest ? ev.target.closest('a.cc-cite, a[href*="#cc-cite/"]') : null;
@@ -603,7 +632,7 @@ def launch(demo, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None 
     try:
         return demo.launch(
             server_name=host, server_port=port, auth=creds, share=False, prevent_thread_lock=prevent_thread_lock,
-            max_file_size=UPLOAD_CAP_FACTOR * max_file_bytes, theme=_theme(), css=CSS, ssr_mode=False, mcp_server=False, pwa=False,
+            max_file_size=UPLOAD_CAP_FACTOR * max_file_bytes, theme=_theme(), css=CSS + DARK_CSS, ssr_mode=False, mcp_server=False, pwa=False,
             footer_links=["api"], quiet=quiet, show_error=False,
         )
     except OSError as exc:
