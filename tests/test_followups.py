@@ -33,6 +33,15 @@ def test_a_pronoun_is_read_as_the_previous_subject(question, history, expected):
     assert standalone(question, history, COUNTS, TEXTS) == expected
 
 
+@pytest.mark.parametrize("question, expected", [
+    ("And for children?", "Is water treading safe for children?"),
+    ("What about during pregnancy?", "Is water treading safe during pregnancy?"),
+    ("What about cold affusions?", "Is cold affusions safe?"),
+])
+def test_what_about_adds_to_or_swaps_into_the_previous_question(question, expected):
+    assert standalone(question, ["Is water treading safe?"], COUNTS, TEXTS) == expected
+
+
 def test_an_answer_names_the_subject_a_which_question_asked_for():
     turn = Turn("Which exercise means walking through knee-deep water?",
                 "Water treading is an exercise in which you walk slowly through knee-deep cold water.")

@@ -13,6 +13,8 @@ _PERSON = re.compile(r"\b(he|him|his|she|her)\b", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(.+?)\s*\??\s*$|^\s*and\s+(.+?)\s*\?\s*$", re.IGNORECASE)
 _AUX = frozenset("""is are was were be been do does did can could will would should shall may might must has have had
     isn't aren't wasn't doesn't don't didn't can't won't""".split())
+_PREPOSITION = frozenset("""for in with without during after before at on by from to among under over against
+    within""".split())
 _DEMONSTRATIVE = frozenset("this that these those".split())
 _PLURAL = frozenset("they them their these those".split())
 # A clause boundary between a noun and a pronoun: "Does acupuncture hurt when it is done?" — "it" is acupuncture.
@@ -182,6 +184,8 @@ def standalone(question: str, history: list, counts: Counter, texts: list[str] |
     m = _WHAT_ABOUT.match(question)
     if m:
         new_subject = (m.group(1) or m.group(2)).strip()
+        if words(new_subject)[:1] and words(new_subject)[0] in _PREPOSITION:  # "And for children?"
+            return f"{last.question.rstrip(' ?.')} {new_subject}?"
         if prev_subject and re.search(re.escape(prev_subject), last.question, re.IGNORECASE):
             return re.sub(re.escape(prev_subject), new_subject, last.question, count=1, flags=re.IGNORECASE)
         return f"{last.question} ({new_subject})"
