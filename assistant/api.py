@@ -108,13 +108,15 @@ class Crosscheck:
         return out
 
     def ask(self, question: str, history: list | tuple = ()) -> Answer:
-        """Answer ``question`` from the sources; ``history`` holds earlier questions of the conversation.
+        """Answer ``question`` from the sources; ``history`` holds the earlier turns of the conversation:
+        questions as strings, Answers (their subjects count too: "Who developed it?"), or chat message dicts.
 
         Raises:
             QuestionError: the question is empty or longer than ``settings.max_question_chars``.
         """
         q = pipeline.check_question(question, self.settings.max_question_chars)
-        reading = self.vocabulary.read(pipeline.standalone_question(q, history, self.corpus.phrases))
+        texts = [s.text for s in self.corpus.sentences] if history else None
+        reading = self.vocabulary.read(pipeline.standalone_question(q, history, self.corpus.phrases, texts))
         qv = self._embedder().embed_one(reading.query)
         return pipeline.answer(q, reading.query, self.corpus, self.retriever, qv, self.settings, reading.uncovered)
 
@@ -251,15 +253,16 @@ class Crosscheck:
 
 
 class Conversation:
-    """Questions asked in turn of one Crosscheck; a question that fails leaves the history as it was."""
+    """Questions asked in turn of one Crosscheck, their Answers kept as the history (a follow-up can refer to
+    what an answer named); a question that fails leaves the history as it was."""
 
     def __init__(self, cc: Crosscheck):
         self.cc = cc
-        self.history: list[str] = []
+        self.history: list[Answer] = []
 
     def ask(self, question: str) -> Answer:
         ans = self.cc.ask(question, history=self.history)
-        self.history.append(question)
+        self.history.append(ans)
         return ans
 
 

@@ -313,14 +313,13 @@ def _chat(cc, gold: Gold) -> dict:
 
 def _conversation_end(cc, turns: list[str]) -> dict | None:
     """The last answer of a conversation, as `crosscheck chat` holds it; None when any turn failed."""
-    history: list[str] = []
+    conversation = cc.conversation()
     last = None
     for turn in turns:
         try:
-            last = cc.ask(turn, history=history).to_dict()
+            last = conversation.ask(turn).to_dict()
         except CrosscheckError:
             return None
-        history.append(turn)
     return last
 
 

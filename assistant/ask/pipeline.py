@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import compose
-from .conversation import standalone
+from .conversation import Turn, standalone
 from .retrieve import HybridRetriever
 from ..errors import QuestionError
 from ..settings import Settings
@@ -43,13 +45,36 @@ def question_text(turn) -> str | None:
     return None
 
 
-def standalone_question(question: str, history, phrases) -> str:
-    """``question`` rewritten to stand alone, each of the last four earlier questions resolved in turn."""
-    previous = [p for p in (question_text(h) for h in history) if p]
-    resolved: list[str] = []
-    for p in previous[-4:]:
-        resolved.append(standalone(p, resolved, phrases))
-    return standalone(question, resolved, phrases)
+def turns(history) -> list[Turn]:
+    """The earlier turns of a history of strings, Answers, Answer dicts or chat message dicts (an assistant
+    message gives its text to the turn before it)."""
+    out: list[Turn] = []
+    for h in history:
+        if isinstance(h, Answer):
+            out.append(Turn(h.standalone_question or h.question, "" if h.abstained else answer_words(h.answer)))
+        elif isinstance(h, dict) and "answer" in h and isinstance(h.get("question"), str):
+            out.append(Turn(h.get("standalone_question") or h["question"],
+                            "" if h.get("abstained") else answer_words(str(h["answer"]))))
+        elif isinstance(h, dict) and h.get("role") == "assistant" and out and isinstance(h.get("content"), str):
+            out[-1] = Turn(out[-1].question, answer_words(h["content"]))
+        elif (q := question_text(h)):
+            out.append(Turn(q))
+    return out
+
+
+def answer_words(text: str) -> str:
+    """An answer's sentences without list marks, headings, citation markers and warnings."""
+    lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("⚠️")]
+    lines = [re.sub(r"^\s*[-*]\s+(\*[^*]+:\*\s*)?", "", l) for l in lines]
+    return "\n".join(re.sub(r"\s*\[\d+\]", "", l) for l in lines)
+
+
+def standalone_question(question: str, history, phrases, texts: list[str] | None = None) -> str:
+    """``question`` rewritten to stand alone, each of the last four earlier turns resolved in turn."""
+    resolved: list[Turn] = []
+    for t in turns(history)[-4:]:
+        resolved.append(Turn(standalone(t.question, resolved, phrases, texts), t.answer))
+    return standalone(question, resolved, phrases, texts)
 
 
 def answer(question: str, query: str, corpus, retriever: HybridRetriever, qv: np.ndarray, settings: Settings,

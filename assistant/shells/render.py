@@ -160,16 +160,26 @@ def render_answer(answer: dict, titles: dict[str, str]) -> str:
     references, since a blank line would end the message's HTML block and start Markdown).
     """
     md = f'<div class="cc-md">{esc(answer_markdown(answer)).replace(chr(10), "&#10;")}</div>'
+    read = interpreted(answer)
     if answer.get("abstained"):
-        return ('<div class="cc-answer cc-abstained"><strong>No answer from the sources.</strong> '
+        return (f'<div class="cc-answer cc-abstained">{read}<strong>No answer from the sources.</strong> '
                 f"{esc(_flat(answer['answer']))}{md}</div>")
     by_n = {c["n"]: c for c in answer.get("citations") or []}
     lines = [l for l in answer["answer"].splitlines() if l.strip()]
     points = [_answer_line(l, by_n) for l in lines if not l.startswith("⚠️")]
     loose = [f'<div class="cc-flag">{esc(_flat(l))}</div>' for l in lines if l.startswith("⚠️")] if not answer.get("flags") else []
     cards = render_warnings(answer.get("flags") or [], titles, list(by_n.values()))
-    return ('<div class="cc-answer"><ul class="cc-points">' + "".join(points) + "</ul>"
+    return (f'<div class="cc-answer">{read}<ul class="cc-points">' + "".join(points) + "</ul>"
             + cards + "".join(loose) + md + "</div>")
+
+
+def interpreted(answer: dict) -> str:
+    """"Interpreted as: …" (small, escaped) when the question was read differently from how it was typed
+    (a follow-up made standalone, a misspelling corrected); "" otherwise."""
+    read = answer.get("standalone_question")
+    if not read or read == answer.get("question"):
+        return ""
+    return f'<div class="cc-interpreted"><small>Interpreted as: {esc(_flat(read))}</small></div>'
 
 
 def render_error(message: str) -> str:
@@ -284,6 +294,8 @@ def _line(text: str) -> str:
 def answer_text(ans) -> str:
     """An answer for a terminal: the text, then each citation with its exact quote and offsets."""
     lines = [ans.answer]
+    if ans.standalone_question and ans.standalone_question != ans.question:
+        lines.insert(0, f"Interpreted as: {_line(ans.standalone_question)}")
     if ans.citations:
         lines.append("")
         for c in ans.citations:
