@@ -263,7 +263,9 @@ class _Handlers:
         cc = self.holder.get()
         turn = [{"role": "user", "content": render_question(message)}]
         try:
-            ans = cc.ask(message, history=questions_from_history(history)).to_dict()
+            # The earlier Answers (their subjects resolve "he", "which one"); API callers send only the chat history.
+            past = [a for a in answers or [] if a] or questions_from_history(history)
+            ans = cc.ask(message, history=past).to_dict()
         except CrosscheckError as exc:
             turn.append({"role": "assistant", "content": render_error(str(exc))})
             return message, list(history or []) + turn, list(answers or []) + [None], None
