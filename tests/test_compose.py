@@ -1,0 +1,74 @@
+"""Answer composition: a direct answer first, points grouped by source, list lead-ins with their items,
+pronoun sentences with their antecedent, no stray quote marks; every quote is the raw text at its offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.ask.compose import trim_quotes
+from conftest import DATA, copy_folder
+
+
+@pytest.fixture(scope="module")
+def hammocks(tmp_path_factory):
+    from assistant import Crosscheck
+
+    folder = copy_folder(DATA / "hammocks", tmp_path_factory.mktemp("hammocks") / "sources")
+    return Crosscheck.open(folder, tmp_path_factory.mktemp("hammocks-index"))
+
+
+def raw_of(cc, source_id):
+    return open(cc.corpus.sources[source_id].path, encoding="utf-8").read()
+
+
+def exact(cc, ans):
+    for c in ans.citations:
+        assert raw_of(cc, c.source_id)[c.start:c.end] == c.quote
+
+
+def test_a_list_lead_in_is_quoted_with_its_items_as_one_span(hammocks):
+    ans = hammocks.ask("What benefits can hammocks provide to campers?")
+    exact(hammocks, ans)
+    raw = raw_of(hammocks, "hanging")
+    start = raw.index("Hammocks suit wet and rocky ground")
+    end = raw.index("under five minutes.") + len("under five minutes.")
+    assert any(c.source_id == "hanging" and (c.start, c.end) == (start, end) for c in ans.citations), ans.answer
+    assert raw[start:end].endswith("  3. Quicker Setup: Most hammocks hang in under five minutes.")
+
+
+def test_a_pronoun_sentence_carries_its_antecedent(hammocks):
+    ans = hammocks.ask("Who showed that lying at an angle of about 30 degrees flattens the hammock fabric?")
+    exact(hammocks, ans)
+    raw = raw_of(hammocks, "hanging")
+    start = raw.index("Karin Olsen popularised")
+    end = raw.index("under the shoulders.") + len("under the shoulders.")
+    first = ans.answer.splitlines()[0]
+    assert first.startswith("Karin Olsen popularised the diagonal lay for hammock campers in 1998. She showed"), ans.answer
+    assert first.endswith("[1]")
+    assert (ans.citations[0].source_id, ans.citations[0].start, ans.citations[0].end) == ("hanging", start, end)
+
+
+def test_the_direct_answer_comes_first_then_points_grouped_by_source(hammocks):
+    ans = hammocks.ask("Why does an underquilt keep a hammock sleeper warm?")
+    exact(hammocks, ans)
+    lines = [l for l in ans.answer.splitlines() if l.strip()]
+    assert lines[0] == ("An underquilt keeps a hammock sleeper warm because a sleeping bag compressed beneath the body "
+                        "loses its loft. [1]"), ans.answer
+    raw = raw_of(hammocks, "hanging")
+    c = ans.citations[0]
+    assert c.start == raw.index("An underquilt keeps") and c.quote.endswith("loses its loft.")
+    titles = {s.title for s in hammocks.corpus.sources.values()}
+    heads = [l for l in lines[1:] if l.startswith("**") and not l.startswith("⚠️")]
+    assert all(h.strip("*") in titles for h in heads)
+    assert len(heads) == len(set(heads)), "each source's points sit under one heading"
+    points = [l for l in lines[1:] if l.startswith("- ")]
+    assert all(l.rstrip().endswith("]") for l in points)
+
+
+def test_stray_quote_marks_are_trimmed_off_span_edges():
+    text = '“Hang it low. Sit in it first.” Then tighten.'
+    second = text.index("Sit")
+    assert text[slice(*trim_quotes(text, second, text.index(" Then")))] == "Sit in it first."
+    assert text[slice(*trim_quotes(text, 0, text.index(" Then")))] == text[: text.index(" Then")]
+    assert trim_quotes('"Straps"', 0, 8) == (0, 8)
+    assert trim_quotes('He said "hang', 8, 13) == (9, 13)
