@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.ask.compose import trim_quotes
+from assistant.ask.compose import announces, trim_quotes
+from assistant.types import Sentence
 from conftest import DATA, copy_folder
 
 
@@ -57,12 +58,21 @@ def test_the_direct_answer_comes_first_then_points_grouped_by_source(hammocks):
     raw = raw_of(hammocks, "hanging")
     c = ans.citations[0]
     assert c.start == raw.index("An underquilt keeps") and c.quote.endswith("loses its loft.")
-    titles = {s.title for s in hammocks.corpus.sources.values()}
-    heads = [l for l in lines[1:] if l.startswith("**") and not l.startswith("⚠️")]
-    assert all(h.strip("*") in titles for h in heads)
+
+
+def test_supporting_points_follow_grouped_under_their_source_titles(seeds):
+    ans = seeds.ask("Is dry needling the same as acupuncture?")
+    exact(seeds, ans)
+    lines = ans.answer.splitlines()
+    assert not lines[0].startswith("- ") and lines[0].endswith("[1]") and lines[1] == ""
+    body = lines[: next((i for i, l in enumerate(lines) if l.startswith("⚠️")), len(lines))]
+    heads = [l for l in body if l.startswith("**")]
+    titles = {s.title for s in seeds.corpus.sources.values()}
+    assert heads and all(h.strip("*") in titles for h in heads), ans.answer
     assert len(heads) == len(set(heads)), "each source's points sit under one heading"
-    points = [l for l in lines[1:] if l.startswith("- ")]
-    assert all(l.rstrip().endswith("]") for l in points)
+    for i, h in enumerate(body):
+        if h.startswith("**"):
+            assert body[i - 1] == "" and body[i + 1].startswith("- ") and body[i + 1].endswith("]")
 
 
 def test_stray_quote_marks_are_trimmed_off_span_edges():
@@ -72,3 +82,13 @@ def test_stray_quote_marks_are_trimmed_off_span_edges():
     assert text[slice(*trim_quotes(text, 0, text.index(" Then")))] == text[: text.index(" Then")]
     assert trim_quotes('"Straps"', 0, 8) == (0, 8)
     assert trim_quotes('He said "hang', 8, 13) == (9, 13)
+
+
+def test_an_intro_that_only_names_the_title_topic_announces_rather_than_answers():
+    text = ["This guide covers sleeping in a hammock.", "Sleeping Tips", "Hang the straps at 30 degrees to avoid a stiff neck."]
+    sents = [Sentence("g:s0", "g", "g:p0", 0, 40, text[0], "Sleeping in a Hammock"),
+             Sentence("g:s1", "g", "g:p1", 55, 106, text[2], "Sleeping Tips")]
+    titles = {"g": "Sleeping in a Hammock"}
+    assert announces(sents, 0, "How do I avoid a stiff neck when sleeping in a hammock?", titles)
+    assert not announces(sents, 1, "How do I avoid a stiff neck when sleeping in a hammock?", titles)
+    assert not announces(sents, 0, "What is sleeping in a hammock?", titles), "the question asks only the title's topic"

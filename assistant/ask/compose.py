@@ -149,7 +149,7 @@ def compose(question: str, chosen: list[ScoredSentence], sentences: list[Sentenc
             continue
         sid = sentences[c.index].source_id
         if sid != current:
-            lines.append(f"**{sources[sid].title}**")
+            lines += ["", f"**{sources[sid].title}**"]
             current = sid
         lines.append("- " + text)
     attached, hidden = _shown(touching(flags, [(c.source_id, c.start, c.end) for c in citations]), by_span)
