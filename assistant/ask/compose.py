@@ -80,13 +80,11 @@ def announces(sentences: list[Sentence], i: int, question: str, titles: dict[str
     acupuncture and dry needling…" for "How long do the needles stay in…")."""
     s = sentences[i]
     name = titles.get(s.source_id) or ""
-    if not _before_first_heading(sentences, i, name):
-        return False
     title = {st for _, st in content_words(name)}
     asked = {st for _, st in content_words(question)}
-    if not asked - title:
+    if not asked - title or not {st for _, st in content_words(s.text)} & asked <= title:
         return False
-    return {st for _, st in content_words(s.text)} & asked <= title
+    return _before_first_heading(sentences, i, name)
 
 
 def _before_first_heading(sentences: list[Sentence], i: int, title: str) -> bool:
