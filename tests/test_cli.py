@@ -46,7 +46,8 @@ def test_ask_json_is_the_answer_schema(indexed):
     assert d["question"] == "What is foam rolling?" and d["abstained"] is False
     c = d["citations"][0]
     assert set(c) == {"n", "source_id", "title", "quote", "start", "end"}
-    assert "Foam rolling is a self-massage technique that uses a dense foam cylinder." in [x["quote"] for x in d["citations"]]
+    assert any(x["quote"].startswith("Foam rolling is a self-massage technique that uses a dense foam cylinder.")
+               for x in d["citations"])
 
 
 def test_ask_reads_one_question_per_line(indexed):

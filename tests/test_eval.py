@@ -20,7 +20,7 @@ SAUNA = Path(__file__).resolve().parent / "data" / "sauna"
 EXPECTED = {
     "topic": "sauna",
     "answers": {"recall": 0.8, "missed": ["s05"], "oos_abstain": 1.0, "in_scope_abstained": ["s05"],
-                "answer_flag_missed": ["s02", "s03"], "bad_offsets": 0, "quotes_checked": 10},
+                "answer_flag_missed": ["s02", "s03"], "bad_offsets": 0, "quotes_checked": 9},
     "chat": {"followups": "1/1", "followups_missed": []},
     "flags": {"unsupported_recall": 0.5, "unsupported_missed": ["melt away belly fat without any exercise"],
               "unsupported_false": [], "unsupported_total": 3, "unsupported_outside_gold": 0,

@@ -359,7 +359,7 @@ def test_api_ask_returns_the_answer_json(client, ui_cc):
     q = "Who popularised foam rolling?"
     got = client.predict(q, api_name="/ask")
     assert got == ui_cc.ask(q).to_dict()
-    assert "It was popularised by sports coaches in the 1980s." in [c["quote"] for c in got["citations"]]
+    assert any("It was popularised by sports coaches in the 1980s." in c["quote"] for c in got["citations"])
     for c in got["citations"]:
         path = ui_cc.corpus.sources[c["source_id"]].path
         assert open(path, encoding="utf-8").read()[c["start"]:c["end"]] == c["quote"]

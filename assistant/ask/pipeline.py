@@ -92,7 +92,8 @@ def answer(question: str, query: str, corpus, retriever: HybridRetriever, qv: np
     reason = compose.abstention(uncovered, best, settings.abstain_min_cosine, settings.abstain_uncovered_cosine)
     if reason:
         return compose.abstained(question, reason, query)
-    chosen = compose.select(cands, vectors, c.sentences, settings.answer_sentences, settings.abstain_min_cosine)
+    chosen = compose.select(cands, vectors, c.sentences, settings.answer_sentences, settings.abstain_min_cosine,
+                            query, {sid: c.sources[sid].title for sid in {c.sentences[x.index].source_id for x in cands}})
     chosen = compose.order(chosen, c.sentences)
     if not chosen:
         return compose.abstained(question, compose.Abstention(

@@ -140,6 +140,8 @@ def render_warnings(flags: list[dict], titles: dict[str, str], citations: list[d
 def _answer_line(line: str, by_n: dict[int, dict]) -> str:
     """One answer bullet: escaped text, the section-heading prefix in italics, its trailing [n] as a link."""
     body = line[2:] if line.startswith("- ") else line
+    if head := re.fullmatch(r"\*\*(.+)\*\*", body.strip()):
+        return f'<li class="cc-source-head"><strong>{esc(head.group(1))}</strong></li>'
     markers = []
     while (m := _TRAILING_MARKER.search(body)) and int(m.group(1)) in by_n:
         markers.insert(0, by_n[int(m.group(1))])
