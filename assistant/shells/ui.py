@@ -650,6 +650,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
     """
     from ..api import Crosscheck
 
+    apply_offline_defaults()  # before the index build imports chromadb and the models
     auth = auth if auth is not None else settings.auth
     check_exposure(host, auth)  # refuse before spending time on the index
     cc = Crosscheck.open(settings=settings, progress=progress)
